@@ -1,5 +1,46 @@
-/* placeholder replaced by the CLI table */
-int main(void)
+/*
+ * main.c: the savor command table and dispatch (git.c's model).
+ *
+ * To add a command: write cmd_<name>() in src/cli/cmd_<name>.c, declare it
+ * in src/cli/cli.h and add a line to the table below.
+ */
+#include "common/base.h"
+#include "cli/cli.h"
+
+static const struct command commands[] = {
+    {"import", cmd_import, "import a CSV file into a dataset (creates the dataset group)"},
+    {"describe", cmd_describe, "show dataset groups, datasets and import jobs as JSON"},
+    {"demo", cmd_demo, "generate the demo creators' platform dataset and import it"},
+};
+
+static void print_usage(FILE *out)
 {
-    return 0;
+    fprintf(out, "usage: savor <command> [options]\n\n"
+                 "savor is a self-hosted, Amazon Personalize-compatible recommendation engine.\n\n"
+                 "commands:\n");
+    for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nEvery command takes --data-dir DIR (default $SAVOR_DATA_DIR, else ./savor-data)\n"
+                 "and --help. 'savor version' prints the version.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_usage(stderr);
+        return EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+        print_usage(stdout);
+        return 0;
+    }
+    if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
+        printf("savor %s\n", SAVOR_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+        if (strcmp(name, commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "savor: '%s' is not a savor command (see 'savor --help')\n", name);
+    return EXIT_USAGE;
 }

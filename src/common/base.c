@@ -38,14 +38,14 @@ enum rc err_set(struct err *e, enum rc rc, const char *fmt, ...)
 enum rc err_prefix(struct err *e, const char *fmt, ...)
 {
     if (!e) return RC_INTERNAL;
-    char prefix[ERR_MSG_MAX];
     char old[ERR_MSG_MAX];
+    memcpy(old, e->msg, sizeof(old));
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(prefix, sizeof(prefix), fmt, ap);
+    int n = vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
     va_end(ap);
-    memcpy(old, e->msg, sizeof(old));
-    snprintf(e->msg, sizeof(e->msg), "%s%s", prefix, old);
+    if (n >= 0 && (size_t)n < sizeof(e->msg))
+        strlcpy_(e->msg + n, old, sizeof(e->msg) - (size_t)n);
     return e->rc;
 }
 

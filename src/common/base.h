@@ -27,7 +27,9 @@
 #    define NORETURN          __attribute__((noreturn))
 #    define LIKELY(x)         __builtin_expect(!!(x), 1)
 #    define UNLIKELY(x)       __builtin_expect(!!(x), 0)
+#    define FALLTHROUGH       __attribute__((fallthrough))
 #else
+#    define FALLTHROUGH
 #    define PRINTF_LIKE(f, a)
 #    define NORETURN
 #    define LIKELY(x)   (x)

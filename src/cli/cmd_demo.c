@@ -1,0 +1,139 @@
+/*
+ * cmd_demo.c: `savor demo`, the demo creators' platform, generated and imported.
+ *
+ * Running it again regenerates the same files (same seed) and re-imports
+ * them in FULL mode, so the demo dataset group always ends up the same.
+ */
+#include "common/base.h"
+#include "cli/cli.h"
+#include "demo/demo_data.h"
+
+#include <errno.h>
+#include <sys/stat.h>
+
+static const char usage[] =
+    "usage: savor demo [--dataset-group NAME] [--csv-dir DIR] [--users N] [--items N]\n"
+    "                  [--creators N] [--events N] [--seed N] [--generate-only]\n"
+    "\n"
+    "Generate the demo dataset (a creators' platform: works in genres by creators,\n"
+    "readers with tastes, view/like/subscribe events) as Personalize CSV files and\n"
+    "import it into a dataset group (default 'demo').\n"
+    "\n"
+    "  -g, --dataset-group NAME  dataset group to import into (default demo)\n"
+    "      --csv-dir DIR         where to write the CSV files (default DATA_DIR/demo-csv)\n"
+    "      --users N             readers (default 5000)\n"
+    "      --items N             works (default 2000)\n"
+    "      --creators N          creators (default 200)\n"
+    "      --events N            interactions (default 200000)\n"
+    "      --seed N              random seed (default 42)\n"
+    "      --generate-only       write the CSV files, do not import them\n" CLI_COMMON_HELP;
+
+static uint64_t parse_count(const char *opt, const char *arg, uint64_t max)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(arg, &end, 10);
+    if (errno || end == arg || *end || arg[0] == '-' || v > max)
+        cli_usage_error("demo", "--%s '%s': expected a whole number up to %llu", opt, arg,
+                        (unsigned long long)max);
+    return v;
+}
+
+static void import_file(struct store *s, const char *group, enum dataset_type t,
+                        const char *path)
+{
+    struct import_opts o = {0};
+    o.group = group;
+    o.type = t;
+    o.mode = IMPORT_FULL;
+    o.input = path;
+    o.progress = stderr;
+    struct import_report rep;
+    struct err e = ERR_INIT;
+    if (import_run(s, &o, &rep, &e)) cli_die("%s", e.msg);
+    cli_print_import_report(stdout, &o, &rep);
+    import_report_release(&rep);
+}
+
+int cmd_demo(int argc, char **argv)
+{
+    enum { O_CSV = 1, O_USERS, O_ITEMS, O_CREATORS, O_EVENTS, O_SEED, O_GEN };
+    static const struct option opts[] = {
+        {"dataset-group", required_argument, NULL, 'g'},
+        {"csv-dir", required_argument, NULL, O_CSV},
+        {"users", required_argument, NULL, O_USERS},
+        {"items", required_argument, NULL, O_ITEMS},
+        {"creators", required_argument, NULL, O_CREATORS},
+        {"events", required_argument, NULL, O_EVENTS},
+        {"seed", required_argument, NULL, O_SEED},
+        {"generate-only", no_argument, NULL, O_GEN},
+        CLI_COMMON_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    struct demo_opts d;
+    demo_opts_default(&d);
+    const char *group = "demo";
+    const char *csv_dir = NULL;
+    bool generate_only = false;
+    int c;
+    while ((c = getopt_long(argc, argv, "g:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'g':
+            group = optarg;
+            break;
+        case O_CSV:
+            csv_dir = optarg;
+            break;
+        case O_USERS:
+            d.users = (uint32_t)parse_count("users", optarg, 10000000);
+            break;
+        case O_ITEMS:
+            d.items = (uint32_t)parse_count("items", optarg, 10000000);
+            break;
+        case O_CREATORS:
+            d.creators = (uint32_t)parse_count("creators", optarg, 10000000);
+            break;
+        case O_EVENTS:
+            d.events = parse_count("events", optarg, 1000000000);
+            break;
+        case O_SEED:
+            d.seed = parse_count("seed", optarg, UINT64_MAX);
+            break;
+        case O_GEN:
+            generate_only = true;
+            break;
+        default:
+            if (!cli_common_option(c, optarg, usage)) cli_usage_error("demo", "bad option");
+        }
+    }
+    if (optind != argc) cli_usage_error("demo", "unexpected argument '%s'", argv[optind]);
+
+    struct store *s = generate_only && csv_dir ? NULL : cli_open_store();
+    char *dir = csv_dir ? xstrdup(csv_dir) : xasprintf("%s/demo-csv", cli_data_dir());
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) cli_die("%s: %s", dir, strerror(errno));
+    struct err e = ERR_INIT;
+    if (demo_generate(dir, &d, &e)) cli_die("%s", e.msg);
+    printf("demo data: %u users, %u works, %u creators, %llu events written to %s\n", d.users,
+           d.items, d.creators, (unsigned long long)d.events, dir);
+    if (!generate_only) {
+        static const struct {
+            enum dataset_type type;
+            const char *file;
+        } files[] = {
+            {DATASET_ITEMS, "items.csv"},
+            {DATASET_USERS, "users.csv"},
+            {DATASET_INTERACTIONS, "interactions.csv"},
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+            char *path = xasprintf("%s/%s", dir, files[i].file);
+            import_file(s, group, files[i].type, path);
+            free(path);
+        }
+        printf("\ndataset group '%s' is ready in %s.\n"
+               "next: savor describe --data-dir %s --dataset-group %s\n",
+               group, cli_data_dir(), cli_data_dir(), group);
+    }
+    free(dir);
+    store_close(s);
+    return 0;
+}
