@@ -62,7 +62,8 @@ $(BIN): $(MAIN_OBJ) $(LIB)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(LDFLAGS) -Itests -o $@ $< $(LIB) $(LDLIBS) -lcmocka
+	@echo "  TEST    $@"
+	@$(CC) $(CFLAGS_ALL) $(LDFLAGS) -Itests -o $@ $< $(LIB) $(LDLIBS) -lcmocka
 
 test: all
 	tests/run.sh

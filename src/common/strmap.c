@@ -1,8 +1,9 @@
 /*
  * strmap.c: open-addressing hash table (linear probing) over interned keys.
  *
- * Each slot holds the key's index + 1 (0 = empty) and 32 bits of its hash,
- * so most probes never touch the key bytes. Keys live in large blocks of
+ * Each slot holds the key's index + 1 (0 = empty), 32 bits of its hash and
+ * a pointer to its bytes, so a lookup costs one cache miss for the slot and
+ * one for the key; mismatched hashes never touch the key at all. Keys live in large blocks of
  * [u32 length][bytes][NUL], addressed by an offset array indexed by key index.
  */
 #include "common/strmap.h"
@@ -10,8 +11,9 @@
 #define STRMAP_BLOCK (1u << 20)
 
 struct slot {
-    uint32_t idx1; /* key index + 1; 0 means empty */
-    uint32_t hash; /* low 32 bits of the key's hash */
+    uint32_t idx1;   /* key index + 1; 0 means empty */
+    uint32_t hash;   /* low 32 bits of the key's hash */
+    const char *key; /* the key's bytes (its length is in lens[idx1 - 1]) */
 };
 
 struct strmap {
@@ -85,9 +87,10 @@ uint32_t strmap_count(const struct strmap *m)
     return m->count;
 }
 
-static bool key_equals(const struct strmap *m, uint32_t idx, const char *key, size_t len)
+static inline bool key_equals(const struct strmap *m, const struct slot *s, const char *key,
+                              size_t len)
 {
-    return m->lens[idx] == len && memcmp(m->keys[idx], key, len) == 0;
+    return m->lens[s->idx1 - 1] == len && memcmp(s->key, key, len) == 0;
 }
 
 bool strmap_get(const struct strmap *m, const char *key, size_t len, uint32_t *idx)
@@ -98,7 +101,7 @@ bool strmap_get(const struct strmap *m, const char *key, size_t len, uint32_t *i
     for (size_t i = (size_t)(h >> 32) & mask;; i = (i + 1) & mask) {
         const struct slot *s = &m->slots[i];
         if (!s->idx1) return false;
-        if (s->hash == h32 && key_equals(m, s->idx1 - 1, key, len)) {
+        if (s->hash == h32 && key_equals(m, s, key, len)) {
             *idx = s->idx1 - 1;
             return true;
         }
@@ -117,6 +120,7 @@ static void rehash(struct strmap *m)
             i = (i + 1) & mask;
         slots[i].idx1 = k + 1;
         slots[i].hash = (uint32_t)h;
+        slots[i].key = m->keys[k];
     }
     free(m->slots);
     m->slots = slots;
@@ -148,7 +152,7 @@ uint32_t strmap_intern(struct strmap *m, const char *key, size_t len, bool *adde
     for (;; i = (i + 1) & mask) {
         struct slot *s = &m->slots[i];
         if (!s->idx1) break;
-        if (s->hash == h32 && key_equals(m, s->idx1 - 1, key, len)) {
+        if (s->hash == h32 && key_equals(m, s, key, len)) {
             if (added) *added = false;
             return s->idx1 - 1;
         }
@@ -167,6 +171,7 @@ uint32_t strmap_intern(struct strmap *m, const char *key, size_t len, bool *adde
     m->lens[idx] = (uint32_t)len;
     m->slots[i].idx1 = idx + 1;
     m->slots[i].hash = h32;
+    m->slots[i].key = m->keys[idx];
     m->count++;
     if (added) *added = true;
     /* Keep the load factor at or below 1/2 so probes stay short. */

@@ -359,3 +359,11 @@ enum rc csv_next(struct csv_reader *r, struct csv_row *row, struct err *e)
         return RC_OK;
     }
 }
+
+enum rc csv_expect_fields(const struct csv_reader *r, const struct csv_row *row, size_t want,
+                          struct err *e)
+{
+    if (row->n == want) return RC_OK;
+    return err_set(e, RC_INVALID_INPUT, "%s:%llu: expected %zu fields (as in the header), found %zu",
+                   r->name, (unsigned long long)row->line, want, row->n);
+}

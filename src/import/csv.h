@@ -57,6 +57,10 @@ void csv_reader_free(struct csv_reader *r);
  */
 enum rc csv_next(struct csv_reader *r, struct csv_row *row, struct err *e);
 
+/* RC_INVALID_INPUT naming the line unless 'row' has exactly 'want' fields (as the header). */
+enum rc csv_expect_fields(const struct csv_reader *r, const struct csv_row *row, size_t want,
+                          struct err *e);
+
 /* Bytes of input consumed so far (for progress reports). */
 uint64_t csv_bytes_consumed(const struct csv_reader *r);
 

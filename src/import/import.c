@@ -15,6 +15,7 @@
 #include "dataset/dataset.h"
 #include "import/csv.h"
 #include "import/input.h"
+#include "import/rowpipe.h"
 #include "store/extra.h"
 
 #include <errno.h>
@@ -600,15 +601,12 @@ static void sample_release(struct sample *s)
     VEC_FREE(&s->lines);
 }
 
-static enum rc check_field_count(const char *src, const struct csv_row *row, size_t want,
-                                 struct err *e)
-{
-    if (row->n == want) return RC_OK;
-    return err_set(e, RC_INVALID_INPUT, "%s:%llu: expected %zu fields (as in the header), found %zu",
-                   src, (unsigned long long)row->line, want, row->n);
-}
-
 /* ---- The pipeline --------------------------------------------------------- */
+
+static uint64_t input_offset_fn(void *in)
+{
+    return input_offset(in);
+}
 
 static char *make_job_name(void)
 {
@@ -714,7 +712,7 @@ static enum rc setup_dataset(struct importer *im, const struct csv_row *header,
         while (sample->lines.n < IMPORT_INFER_SAMPLE_ROWS) {
             if ((rc = csv_next(r, &row, e))) return rc;
             if (!row.n) break;
-            if ((rc = check_field_count(im->src, &row, header->n, e))) return rc;
+            if ((rc = csv_expect_fields(r, &row, header->n, e))) return rc;
             for (size_t k = 0; k < row.n; k++)
                 VEC_PUSH(&sample->cells, xstrndup(row.fields[k].p, row.fields[k].len));
             VEC_PUSH(&sample->lines, row.line);
@@ -810,16 +808,19 @@ static enum rc run(struct importer *im, struct csv_reader *r, struct input *in, 
 
     struct progress prog;
     progress_begin(&prog, o->progress, "import", "rows", input_size(in), o->force_progress);
-    struct csv_row row;
-    for (;;) {
-        if ((rc = csv_next(r, &row, e))) break;
-        if (!row.n) break;
-        if ((rc = check_field_count(im->src, &row, header.n, e))) break;
-        if ((rc = process_row(im, row.fields, row.line, e))) break;
-        if ((im->rows & 0xFFFF) == 0) progress_update(&prog, im->rows, input_offset(in));
+    struct rowpipe *pipe = rowpipe_start(r, header.n, input_offset_fn, in);
+    const struct row_batch *b;
+    while (!(rc = rowpipe_next(pipe, &b, e)) && b) {
+        for (size_t i = 0; i < b->nrows && !rc; i++)
+            rc = process_row(im, b->fields + i * b->ncols, b->lines[i], e);
+        if (rc) break;
+        progress_update(&prog, im->rows, b->input_offset);
     }
-    if (!rc) progress_end(&prog, im->rows, input_offset(in));
-    else if (prog.drawn) fputc('\n', o->progress);
+    rowpipe_stop(pipe);
+    if (!rc)
+        progress_end(&prog, im->rows, input_offset(in));
+    else if (prog.drawn)
+        fputc('\n', o->progress);
     if (rc) goto out;
     if (o->type == DATASET_INTERACTIONS && (rc = flush_chunk(im, e))) goto out;
 

@@ -1,0 +1,90 @@
+# lib.sh: helpers for the CLI tests (tests/cli/tNNNN-*.sh), sourced by each.
+#
+# A test is a shell script that runs the savor binary ($SAVOR) on real files
+# and checks what it prints and stores. Each check prints "ok" or "not ok"
+# (TAP-like); the script exits non-zero if any check failed. Helpers:
+#   check "what" cmd...          the command must succeed
+#   check_fails "what" "text" cmd...  it must fail (exit 1) and stderr must contain text
+#   check_contains "what" "text" file
+#   new_data_dir                 prints a fresh data directory path
+set -u
+
+: "${SAVOR:=$(cd "$(dirname "$0")/../.." && pwd)/build/savor}"
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+SHARED=${SAVOR_SHARED:-$ROOT/../shared}
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/savor-test.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+FAILED=0
+COUNT=0
+
+_ok() {
+    COUNT=$((COUNT + 1))
+    echo "ok $COUNT - $1"
+}
+
+_not_ok() {
+    COUNT=$((COUNT + 1))
+    FAILED=$((FAILED + 1))
+    echo "not ok $COUNT - $1"
+    shift
+    for line in "$@"; do echo "#   $line"; done
+}
+
+new_data_dir() {
+    mktemp -d "$TMP/data.XXXXXX"
+}
+
+check() {
+    what=$1
+    shift
+    if "$@" >"$TMP/out" 2>"$TMP/err"; then
+        _ok "$what"
+    else
+        _not_ok "$what" "command failed: $*" "$(head -c 2000 "$TMP/err")"
+    fi
+}
+
+# check_fails WHAT EXPECTED-STDERR-SUBSTRING CMD...
+check_fails() {
+    what=$1
+    expect=$2
+    shift 2
+    if "$@" >"$TMP/out" 2>"$TMP/err"; then
+        _not_ok "$what" "command succeeded but should have failed: $*"
+        return
+    fi
+    if grep -qF -- "$expect" "$TMP/err"; then
+        _ok "$what"
+    else
+        _not_ok "$what" "expected stderr to contain: $expect" "got: $(head -c 2000 "$TMP/err")"
+    fi
+}
+
+# check_contains WHAT TEXT FILE
+check_contains() {
+    if grep -qF -- "$2" "$3"; then
+        _ok "$1"
+    else
+        _not_ok "$1" "expected $3 to contain: $2" "got: $(head -c 2000 "$3")"
+    fi
+}
+
+# check_eq WHAT EXPECTED ACTUAL
+check_eq() {
+    if [ "$2" = "$3" ]; then
+        _ok "$1"
+    else
+        _not_ok "$1" "expected: $2" "got:      $3"
+    fi
+}
+
+# A stable fingerprint of everything a data directory's store holds (for
+# "nothing changed" checks): the describe output without timestamps.
+store_fingerprint() {
+    "$SAVOR" describe --data-dir "$1" | grep -v -e DateTime
+}
+
+finish() {
+    echo "# $COUNT checks, $FAILED failed"
+    [ "$FAILED" -eq 0 ]
+}
