@@ -1,0 +1,8 @@
+#!/bin/sh
+# demo.sh: install what savor needs, build it, and run the demo
+# (generate the creators' platform dataset and import it into ./savor-data).
+set -eu
+cd "$(dirname "$0")/.."
+sh scripts/install-deps.sh
+make -j"$(nproc 2>/dev/null || echo 2)" build/savor
+exec ./build/savor demo "$@"
