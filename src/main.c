@@ -7,6 +7,8 @@
 #include "common/base.h"
 #include "cli/cli.h"
 
+#include <getopt.h>
+
 static const struct command commands[] = {
     {"import", cmd_import, "import a CSV file into a dataset (creates the dataset group)"},
     {"describe", cmd_describe, "show dataset groups, datasets and import jobs as JSON"},
@@ -39,6 +41,7 @@ int main(int argc, char **argv)
         printf("savor %s\n", SAVOR_VERSION);
         return 0;
     }
+    opterr = 0; /* commands report bad options themselves, in one line */
     for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
         if (strcmp(name, commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
     fprintf(stderr, "savor: '%s' is not a savor command (see 'savor --help')\n", name);

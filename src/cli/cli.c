@@ -60,6 +60,15 @@ void cli_usage_error(const char *cmd, const char *fmt, ...)
     exit(EXIT_USAGE);
 }
 
+void cli_bad_option(const char *cmd, char **argv)
+{
+    const char *arg = optind > 0 ? argv[optind - 1] : "";
+    /* For a short option getopt sets optopt; for a long one the word is in argv. */
+    if (strncmp(arg, "--", 2) != 0 && optopt > ' ' && optopt < 127)
+        cli_usage_error(cmd, "option '-%c' is unknown or needs a value", optopt);
+    cli_usage_error(cmd, "option '%s' is unknown or needs a value", arg);
+}
+
 void cli_warn(const char *fmt, ...)
 {
     va_list ap;

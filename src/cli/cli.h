@@ -53,6 +53,8 @@ const char *cli_data_dir(void);
 NORETURN void cli_die(const char *fmt, ...) PRINTF_LIKE(1, 2);
 /* Print "savor: <msg>" plus a hint to use --help, and exit 2. */
 NORETURN void cli_usage_error(const char *cmd, const char *fmt, ...) PRINTF_LIKE(2, 3);
+/* Report the option getopt_long() just rejected (opterr is off) and exit 2. */
+NORETURN void cli_bad_option(const char *cmd, char **argv);
 /* Print "savor: warning: <msg>" to stderr. */
 void cli_warn(const char *fmt, ...) PRINTF_LIKE(1, 2);
 

@@ -103,12 +103,14 @@ int cmd_demo(int argc, char **argv)
             generate_only = true;
             break;
         default:
-            if (!cli_common_option(c, optarg, usage)) cli_usage_error("demo", "bad option");
+            if (!cli_common_option(c, optarg, usage)) cli_bad_option("demo", argv);
         }
     }
     if (optind != argc) cli_usage_error("demo", "unexpected argument '%s'", argv[optind]);
 
-    struct store *s = generate_only && csv_dir ? NULL : cli_open_store();
+    struct store *s = generate_only ? NULL : cli_open_store();
+    if (!csv_dir && mkdir(cli_data_dir(), 0755) != 0 && errno != EEXIST)
+        cli_die("%s: %s", cli_data_dir(), strerror(errno));
     char *dir = csv_dir ? xstrdup(csv_dir) : xasprintf("%s/demo-csv", cli_data_dir());
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) cli_die("%s: %s", dir, strerror(errno));
     struct err e = ERR_INIT;

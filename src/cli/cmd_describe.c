@@ -101,7 +101,7 @@ int cmd_describe(int argc, char **argv)
         if (c == 'g')
             group = optarg;
         else if (!cli_common_option(c, optarg, usage))
-            cli_usage_error("describe", "bad option");
+            cli_bad_option("describe", argv);
     }
     if (optind != argc) cli_usage_error("describe", "unexpected argument '%s'", argv[optind]);
 

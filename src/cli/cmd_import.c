@@ -19,7 +19,8 @@ static const char usage[] =
     "  -t, --type TYPE           INTERACTIONS, ITEMS or USERS\n"
     "  -s, --schema FILE         Avro JSON schema for a new dataset\n"
     "  -m, --mode MODE           FULL (default) or INCREMENTAL\n"
-    "      --job-name NAME       name of the import job (default import-<time>)\n"
+    "      --job-name NAME       name of the import job\n"
+    "                            (default import-YYYYMMDD-HHMMSS-XXXX)\n"
     "      --progress            draw progress even when stderr is not a terminal\n" CLI_COMMON_HELP;
 
 int cmd_import(int argc, char **argv)
@@ -63,7 +64,7 @@ int cmd_import(int argc, char **argv)
             o.force_progress = true;
             break;
         default:
-            if (!cli_common_option(c, optarg, usage)) cli_usage_error("import", "bad option");
+            if (!cli_common_option(c, optarg, usage)) cli_bad_option("import", argv);
         }
     }
     if (!o.group) cli_usage_error("import", "--dataset-group is required");

@@ -9,7 +9,7 @@
 #define SAVOR_DATASET_H
 
 #include "common/base.h"
-#include "import/schema.h"
+#include "dataset/schema.h"
 #include "store/store.h"
 
 /* Personalize's resource name rule: 1..63 of [a-zA-Z0-9_-], starting alphanumeric. */

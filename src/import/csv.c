@@ -11,7 +11,8 @@
 #include "import/csv.h"
 #include "common/utf8.h"
 
-#define CSV_READ_CHUNK (1u << 20)
+#define CSV_READ_CHUNK   (1u << 20)
+#define LABEL_MAX 160
 
 /* Bytes that end an unquoted run. */
 static const unsigned char stop_class[256] = {
@@ -35,6 +36,9 @@ struct csv_reader {
     size_t out_alloc;
     struct csv_field *fields;
     size_t fields_alloc;
+
+    char **names; /* column names for messages (csv_reader_set_names), owned */
+    size_t nnames;
 
     /* Memory source, when created by csv_reader_new_memory. */
     const char *mem;
@@ -78,9 +82,31 @@ struct csv_reader *csv_reader_new_memory(const char *data, size_t len, const cha
     return r;
 }
 
+void csv_reader_set_names(struct csv_reader *r, const char *const *names, size_t n)
+{
+    for (size_t k = 0; k < r->nnames; k++)
+        free(r->names[k]);
+    free(r->names);
+    r->names = xcalloc(n ? n : 1, sizeof(*r->names));
+    for (size_t k = 0; k < n; k++)
+        r->names[k] = xstrdup(names[k]);
+    r->nnames = n;
+}
+
+/* " (NAME)" for field index k when names are known, else "". */
+static const char *label(const struct csv_reader *r, size_t k, char *buf, size_t n)
+{
+    if (k >= r->nnames) return "";
+    snprintf(buf, n, " (%s)", r->names[k]);
+    return buf;
+}
+
 void csv_reader_free(struct csv_reader *r)
 {
     if (!r) return;
+    for (size_t k = 0; k < r->nnames; k++)
+        free(r->names[k]);
+    free(r->names);
     free(r->name);
     free(r->in);
     free(r->out);
@@ -151,6 +177,7 @@ static enum attempt parse_record(struct csv_reader *r, size_t *nfields, size_t *
     uint64_t nl = 0; /* newlines consumed inside quoted fields */
     size_t starts[CSV_MAX_FIELDS + 1];
     bool quoted[CSV_MAX_FIELDS + 1];
+    char lb[LABEL_MAX];
 
     for (;;) {
         if (nf == CSV_MAX_FIELDS) {
@@ -177,13 +204,14 @@ static enum attempt parse_record(struct csv_reader *r, size_t *nfields, size_t *
                 if (i >= end) {
                     if (!r->eof) return NEED_MORE;
                     err_set(e, RC_PARSE,
-                            "%s:%llu: field %zu: unterminated quoted field (no closing '\"' before end of input)",
-                            r->name, (unsigned long long)r->line, nf + 1);
+                            "%s:%llu: field %zu%s: unterminated quoted field (no closing '\"' before end of input)",
+                            r->name, (unsigned long long)r->line, nf + 1, label(r, nf, lb, sizeof(lb)));
                     return FAILED;
                 }
                 if (in[i] == '\0') {
-                    err_set(e, RC_PARSE, "%s:%llu: field %zu: NUL byte in input (binary data?)",
-                            r->name, (unsigned long long)(r->line + nl), nf + 1);
+                    err_set(e, RC_PARSE, "%s:%llu: field %zu%s: NUL byte in input (binary data?)",
+                            r->name, (unsigned long long)(r->line + nl), nf + 1,
+                            label(r, nf, lb, sizeof(lb)));
                     return FAILED;
                 }
                 if (i + 1 >= end && !r->eof) return NEED_MORE;
@@ -209,8 +237,9 @@ static enum attempt parse_record(struct csv_reader *r, size_t *nfields, size_t *
             }
             if (i < end && in[i] != ',' && in[i] != '\n' && in[i] != '\r') {
                 err_set(e, RC_PARSE,
-                        "%s:%llu: field %zu: unexpected character after closing quote; expected ',' or end of line",
-                        r->name, (unsigned long long)(r->line + nl), nf + 1);
+                        "%s:%llu: field %zu%s: unexpected character after closing quote; expected ',' or end of line",
+                        r->name, (unsigned long long)(r->line + nl), nf + 1,
+                        label(r, nf, lb, sizeof(lb)));
                 return FAILED;
             }
         } else {
@@ -219,13 +248,15 @@ static enum attempt parse_record(struct csv_reader *r, size_t *nfields, size_t *
                 j++;
             if (j < end && in[j] == '"') {
                 err_set(e, RC_PARSE,
-                        "%s:%llu: field %zu: '\"' inside an unquoted field; quote the whole field and write the quote as \"\"",
-                        r->name, (unsigned long long)(r->line + nl), nf + 1);
+                        "%s:%llu: field %zu%s: '\"' inside an unquoted field; quote the whole field and write the quote as \"\"",
+                        r->name, (unsigned long long)(r->line + nl), nf + 1,
+                        label(r, nf, lb, sizeof(lb)));
                 return FAILED;
             }
             if (j < end && in[j] == '\0') {
-                err_set(e, RC_PARSE, "%s:%llu: field %zu: NUL byte in input (binary data?)",
-                        r->name, (unsigned long long)(r->line + nl), nf + 1);
+                err_set(e, RC_PARSE, "%s:%llu: field %zu%s: NUL byte in input (binary data?)",
+                        r->name, (unsigned long long)(r->line + nl), nf + 1,
+                        label(r, nf, lb, sizeof(lb)));
                 return FAILED;
             }
             out_reserve(r, used, j - i + 1);
@@ -234,8 +265,9 @@ static enum attempt parse_record(struct csv_reader *r, size_t *nfields, size_t *
             i = j;
         }
         if (used - field_start > CSV_MAX_FIELD_BYTES) {
-            err_set(e, RC_LIMIT_EXCEEDED, "%s:%llu: field %zu: longer than %u bytes", r->name,
-                    (unsigned long long)r->line, nf + 1, CSV_MAX_FIELD_BYTES);
+            err_set(e, RC_LIMIT_EXCEEDED, "%s:%llu: field %zu%s: longer than %u bytes", r->name,
+                    (unsigned long long)r->line, nf + 1, label(r, nf, lb, sizeof(lb)),
+                    CSV_MAX_FIELD_BYTES);
             return FAILED;
         }
         out_reserve(r, used, 1);
@@ -315,11 +347,12 @@ static bool skip_blank(struct csv_reader *r)
 
 static enum rc check_utf8(struct csv_reader *r, size_t nf, struct err *e)
 {
+    char lb[LABEL_MAX];
     for (size_t k = 0; k < nf; k++) {
         size_t bad = utf8_invalid_at(r->fields[k].p, r->fields[k].len);
         if (bad != r->fields[k].len)
-            return err_set(e, RC_PARSE, "%s:%llu: field %zu: invalid UTF-8 (byte 0x%02X at offset %zu)",
-                           r->name, (unsigned long long)r->line, k + 1,
+            return err_set(e, RC_PARSE, "%s:%llu: field %zu%s: invalid UTF-8 (byte 0x%02X at offset %zu)",
+                           r->name, (unsigned long long)r->line, k + 1, label(r, k, lb, sizeof(lb)),
                            (unsigned char)r->fields[k].p[bad], bad);
     }
     return RC_OK;
@@ -344,6 +377,9 @@ enum rc csv_next(struct csv_reader *r, struct csv_row *row, struct err *e)
         enum attempt a = parse_record(r, &nf, &next, &lines, e);
         if (a == FAILED) return e ? e->rc : RC_PARSE;
         if (a == NEED_MORE) {
+            if (r->end - r->pos > CSV_MAX_RECORD_BYTES)
+                return err_set(e, RC_LIMIT_EXCEEDED, "%s:%llu: record longer than %u bytes",
+                               r->name, (unsigned long long)r->line, CSV_MAX_RECORD_BYTES);
             rc = refill(r, e);
             if (rc) return rc;
             continue;

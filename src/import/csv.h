@@ -16,7 +16,7 @@
 
 #include "common/base.h"
 
-/* Documented limits (docs/concepts/datasets.md). */
+/* Documented limits (docs/datasets.md). */
 #define CSV_MAX_FIELD_BYTES  (128u * 1024)  /* one field, after unquoting */
 #define CSV_MAX_RECORD_BYTES (1024u * 1024) /* one record, as read */
 #define CSV_MAX_FIELDS       256            /* fields in one record */
@@ -48,6 +48,9 @@ struct csv_reader *csv_reader_new(csv_read_fn fn, void *ctx, const char *name);
 struct csv_reader *csv_reader_new_memory(const char *data, size_t len, const char *name);
 
 void csv_reader_free(struct csv_reader *r);
+
+/* Name the columns (copied), so that errors say "field 2 (ITEM_ID)". */
+void csv_reader_set_names(struct csv_reader *r, const char *const *names, size_t n);
 
 /*
  * Read the next record into 'row'. At the end of input returns RC_OK with

@@ -19,6 +19,7 @@
 #include "store/extra.h"
 
 #include <errno.h>
+#include <float.h>
 #include <jansson.h>
 #include <math.h>
 #include <strings.h>
@@ -122,7 +123,10 @@ static bool parse_double(const char *p, size_t len, double *out)
         *out = neg ? -v : v;
         return true;
     }
-    if (!len || p[0] == ' ' || p[0] == '\t') return false;
+    /* Decimal syntax only: strtod alone would also take hex, "inf" and "nan". */
+    for (size_t k = 0; k < len; k++)
+        if (!strchr("0123456789+-.eE", p[k])) return false;
+    if (!len) return false;
     char *end;
     errno = 0;
     double v = strtod(p, &end);
@@ -167,7 +171,7 @@ static bool check_value(const struct schema_field *f, const char *p, size_t len,
     case FT_LONG:
         if (!parse_int64(p, len, &v->i) ||
             (f->type == FT_INT && (v->i < INT32_MIN || v->i > INT32_MAX))) {
-            snprintf(why, whylen, "'%.40s%s' is not a whole number (type %s)", p,
+            snprintf(why, whylen, "'%.40s%s' is not a whole number in the range of type %s", p,
                      len > 40 ? "..." : "", field_type_name(f->type));
             return false;
         }
@@ -177,6 +181,11 @@ static bool check_value(const struct schema_field *f, const char *p, size_t len,
         if (!parse_double(p, len, &v->d)) {
             snprintf(why, whylen, "'%.40s%s' is not a number (type %s)", p, len > 40 ? "..." : "",
                      field_type_name(f->type));
+            return false;
+        }
+        if (f->type == FT_FLOAT && fabs(v->d) > FLT_MAX) {
+            snprintf(why, whylen, "'%.40s%s' is out of range for type float (max %g)", p,
+                     len > 40 ? "..." : "", (double)FLT_MAX);
             return false;
         }
         return true;
@@ -759,6 +768,13 @@ static enum rc run(struct importer *im, struct csv_reader *r, struct input *in, 
         hf[k].len = header.fields[k].len;
     }
     struct csv_row hdr = {hf, header.n, header.line};
+    {
+        const char **names = xcalloc(header.n, sizeof(*names));
+        for (size_t k = 0; k < header.n; k++)
+            names[k] = hf[k].p;
+        csv_reader_set_names(r, names, header.n);
+        free(names);
+    }
     struct sample sample = {VEC_INIT, VEC_INIT, 0};
 
     rc = setup_dataset(im, &hdr, &sample, r, e);
@@ -823,6 +839,13 @@ static enum rc run(struct importer *im, struct csv_reader *r, struct input *in, 
         fputc('\n', o->progress);
     if (rc) goto out;
     if (o->type == DATASET_INTERACTIONS && (rc = flush_chunk(im, e))) goto out;
+    if (im->rows == 0 && o->mode == IMPORT_FULL && !im->rep->dataset_created) {
+        /* A FULL import replaces everything: from a header-only file that is a wipe-out. */
+        rc = err_set(e, RC_INVALID_INPUT,
+                     "%s: no data rows after the header; a FULL import would empty the %s dataset (use --mode INCREMENTAL for a no-op)",
+                     im->src, dataset_type_name(o->type));
+        goto out;
+    }
 
     if ((rc = store_idmap_append(im->store, im->group.id, ID_USERS, im->users, im->users0, e)) ||
         (rc = store_idmap_append(im->store, im->group.id, ID_ITEMS, im->items, im->items0, e)) ||
@@ -877,6 +900,18 @@ enum rc import_run(struct store *s, const struct import_opts *o, struct import_r
         return RC_INVALID_INPUT;
     }
 
+    {
+        char *arn = store_arn(s, KIND_IMPORT_JOB, job_name);
+        struct resource taken = {0};
+        enum rc found = store_resource_get(s, arn, &taken, NULL);
+        resource_release(&taken);
+        free(arn);
+        if (found == RC_OK) {
+            err_set(e, RC_ALREADY_EXISTS, "an import job named '%s' already exists", job_name);
+            free(job_name);
+            return RC_ALREADY_EXISTS;
+        }
+    }
     struct input *in = NULL;
     enum rc rc = input_open(o->input, &in, e);
     if (rc) {

@@ -13,7 +13,7 @@
 
 #include "common/base.h"
 #include "dataset/stats.h"
-#include "import/schema.h"
+#include "dataset/schema.h"
 #include "store/store.h"
 
 enum import_mode { IMPORT_FULL = 0, IMPORT_INCREMENTAL };

@@ -77,8 +77,12 @@ enum rc input_read(void *ctx, char *buf, size_t cap, size_t *got, struct err *e)
         /* End of input; zlib reports a truncated gzip stream only through gzerror. */
         int code;
         const char *msg = gzerror(in->gz, &code);
-        if (code != Z_OK)
+        if (code != Z_OK) {
+            /* zlib prefixes its messages with its own name for the file: "<fd:6>: ". */
+            const char *colon = msg[0] == '<' ? strstr(msg, ">: ") : NULL;
+            if (colon) msg = colon + 3;
             return err_set(e, RC_IO, "%s: truncated or corrupt gzip data: %s", in->name, msg);
+        }
     }
     *got = (size_t)n;
     return RC_OK;

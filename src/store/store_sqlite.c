@@ -5,7 +5,7 @@
  *   meta                 key/value settings of the data directory
  *   resources            every Personalize resource; kind-specific fields in attrs (JSON)
  *   id_chunks            the dense ID maps, as blocks of NUL-separated strings
- *   interaction_chunks   interactions, column-oriented, up to 64k rows a row
+ *   interaction_chunks   interactions, column-oriented, up to 64k rows per chunk
  *   entity_rows          item and user metadata, one row per entity
  *
  * The schema is versioned with PRAGMA user_version and upgraded by the
@@ -224,14 +224,14 @@ static enum rc sq_open(struct store *s, struct err *e)
     sqlite3_busy_timeout(q->db, 10000);
     sqlite3_extended_result_codes(q->db, 0);
     /*
-     * WAL lets readers (the server) run during an import; synchronous=NORMAL
-     * in WAL mode keeps every commit atomic and the database consistent after
-     * a crash (a power loss may lose only the last commits).
+     * WAL lets readers (the server) run during an import. synchronous=FULL
+     * makes every commit durable before it returns (one fsync of the WAL per
+     * transaction, so an import pays it once), and a crash at any point
+     * leaves the last committed state.
      */
     /* Large pages: interaction chunks are 100s of KB, so fewer, larger writes. */
     if ((rc = exec(s, "PRAGMA page_size=65536", e)) || (rc = exec(s, "PRAGMA journal_mode=WAL", e)) ||
-        (rc = exec(s, "PRAGMA synchronous=NORMAL", e)) ||
-        (rc = exec(s, "PRAGMA foreign_keys=ON", e)) ||
+        (rc = exec(s, "PRAGMA synchronous=FULL", e)) ||
         (rc = exec(s, "PRAGMA cache_size=-65536", e)))
         goto fail;
     /* A file that is not a database fails here with a clear message. */

@@ -19,7 +19,7 @@
 
 #include <jansson.h>
 
-#include "import/schema.h"
+#include "dataset/schema.h"
 
 #define SCHEMA_NAMESPACE "com.amazonaws.personalize.schema"
 
