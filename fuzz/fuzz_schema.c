@@ -1,7 +1,7 @@
 /* fuzz_schema.c: parse, validate for every dataset type, canonical JSON must re-parse. */
 #include "common/base.h"
 
-#include "import/schema.h"
+#include "dataset/schema.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -50,6 +50,10 @@ echo "== build (release)"
 make -j"$JOBS" all >"$LOG/build" 2>&1 || { cat "$LOG/build"; echo "0 passed, 1 failed"; exit 1; }
 run_suite build release
 
+echo "== format"
+make format-check >"$LOG/out" 2>&1
+result "clang-format clean (make format-check)" $? "$LOG/out"
+
 if [ "$QUICK" -eq 0 ]; then
     echo "== fuzz (${FUZZ_SECONDS}s per target)"
     if make -j"$JOBS" fuzz >"$LOG/fuzzbuild" 2>&1; then
@@ -69,8 +73,10 @@ if [ "$QUICK" -eq 0 ]; then
 
     echo "== build (ASan+UBSan)"
     if make -j"$JOBS" SANITIZE=1 all >"$LOG/sanbuild" 2>&1; then
-        ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-            run_suite build-san sanitize
+        export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+        export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+        run_suite build-san sanitize
+        unset ASAN_OPTIONS UBSAN_OPTIONS
     else
         result "sanitizer build" 1 "$LOG/sanbuild"
     fi

@@ -23,7 +23,8 @@ void buf_release(struct buf *b)
 
 enum rc buf_grow(struct buf *b, size_t extra)
 {
-    if (extra > b->max - b->len) return RC_LIMIT_EXCEEDED;
+    /* The second test keeps len + extra + 1 from wrapping when there is no cap. */
+    if (extra > b->max - b->len || extra >= SIZE_MAX - b->len) return RC_LIMIT_EXCEEDED;
     size_t need = b->len + extra + 1;
     if (need <= b->alloc) return RC_OK;
     size_t want = b->alloc ? b->alloc : 64;

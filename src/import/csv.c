@@ -11,7 +11,7 @@
 #include "import/csv.h"
 #include "common/utf8.h"
 
-#define CSV_READ_CHUNK   (1u << 20)
+#define CSV_READ_CHUNK   (64u << 10)
 #define LABEL_MAX 160
 
 /* Bytes that end an unquoted run. */
@@ -77,6 +77,11 @@ struct csv_reader *csv_reader_new_memory(const char *data, size_t len, const cha
 {
     struct csv_reader *r = csv_reader_new(memory_read, NULL, name);
     r->ctx = r;
+    /* Small inputs (fuzzing, tests) need no 1 MiB window; refill() grows it on demand. */
+    if (len + 1 < r->in_alloc) {
+        r->in_alloc = len + 1 < 4096 ? 4096 : len + 1;
+        r->in = xrealloc(r->in, r->in_alloc);
+    }
     r->mem = data;
     r->mem_len = len;
     return r;
@@ -181,8 +186,8 @@ static enum attempt parse_record(struct csv_reader *r, size_t *nfields, size_t *
 
     for (;;) {
         if (nf == CSV_MAX_FIELDS) {
-            err_set(e, RC_LIMIT_EXCEEDED, "%s:%llu: more than %d fields in one record", r->name,
-                    (unsigned long long)(r->line), CSV_MAX_FIELDS);
+            err_set(e, RC_LIMIT_EXCEEDED, "%s:%llu: field %d: more than %d fields in one record",
+                    r->name, (unsigned long long)(r->line), CSV_MAX_FIELDS + 1, CSV_MAX_FIELDS);
             return FAILED;
         }
         size_t field_start = used;
@@ -194,7 +199,8 @@ static enum attempt parse_record(struct csv_reader *r, size_t *nfields, size_t *
             for (;;) {
                 size_t j = i;
                 while (j < end && in[j] != '"' && in[j] != '\\' && in[j] != '\0') {
-                    if (in[j] == '\n') nl++;
+                    /* Count line ends as the record loop does: LF, CRLF, or a lone CR. */
+                    if (in[j] == '\n' || (in[j] == '\r' && j + 1 < end && in[j + 1] != '\n')) nl++;
                     j++;
                 }
                 out_reserve(r, used, j - i + 2);
@@ -246,6 +252,8 @@ static enum attempt parse_record(struct csv_reader *r, size_t *nfields, size_t *
             size_t j = i;
             while (j < end && !stop_class[(unsigned char)in[j]])
                 j++;
+            /* An unfinished field is judged only once it is whole, whatever the read size. */
+            if (j >= end && !r->eof) return NEED_MORE;
             if (j < end && in[j] == '"') {
                 err_set(e, RC_PARSE,
                         "%s:%llu: field %zu%s: '\"' inside an unquoted field; quote the whole field and write the quote as \"\"",
@@ -384,6 +392,12 @@ enum rc csv_next(struct csv_reader *r, struct csv_row *row, struct err *e)
             if (rc) return rc;
             continue;
         }
+        size_t rec = next - r->pos; /* the record's bytes without its line end */
+        if (rec && r->in[r->pos + rec - 1] == '\n') rec--;
+        if (rec && r->in[r->pos + rec - 1] == '\r') rec--;
+        if (rec > CSV_MAX_RECORD_BYTES)
+            return err_set(e, RC_LIMIT_EXCEEDED, "%s:%llu: record longer than %u bytes", r->name,
+                           (unsigned long long)r->line, CSV_MAX_RECORD_BYTES);
         rc = check_utf8(r, nf, e);
         if (rc) return rc;
         row->fields = r->fields;

@@ -10,6 +10,7 @@
 #include "import/import.h"
 #include "common/buf.h"
 #include "common/clock.h"
+#include "common/log.h"
 #include "common/progress.h"
 #include "common/vec.h"
 #include "dataset/dataset.h"
@@ -937,6 +938,7 @@ enum rc import_run(struct store *s, const struct import_opts *o, struct import_r
         resource_release(&d);
 
         rc = run(&im, r, in, e);
+        double t_rows = clock_monotonic();
         if (!rc) rc = record_job(&im, job_name, STATUS_ACTIVE, NULL, e);
         if (!rc && o->type == DATASET_INTERACTIONS) {
             rc = interaction_stats_compute(s, im.group.id, im.dataset.id, &rep->stats, e);
@@ -944,7 +946,11 @@ enum rc import_run(struct store *s, const struct import_opts *o, struct import_r
         } else if (!rc) {
             rc = store_entity_count(s, im.dataset.id, &rep->dataset_rows, e);
         }
+        double t_stats = clock_monotonic();
         if (!rc) rc = store_commit(s, e);
+        log_debug("import", "%s rows=%llu parse+write=%.3fs stats=%.3fs commit=%.3fs",
+                  rc ? "failed" : "ok", (unsigned long long)im.rows, t_rows - t0,
+                  t_stats - t_rows, clock_monotonic() - t_stats);
         if (!rc) rep->dataset_arn = xstrdup(im.dataset.arn);
         if (rc) store_rollback(s);
     }

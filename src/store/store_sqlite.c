@@ -175,8 +175,12 @@ static enum rc step_done(struct store *s, sqlite3_stmt *st, struct err *e, const
 {
     int r = sqlite3_step(st);
     enum rc rc = RC_OK;
-    if (r == SQLITE_CONSTRAINT)
+    int ext = sqlite3_extended_errcode(SQ(s)->db);
+    if (r == SQLITE_CONSTRAINT &&
+        (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY))
         rc = err_set(e, RC_ALREADY_EXISTS, "store: %s: %s", what, sqlite3_errmsg(SQ(s)->db));
+    else if (r == SQLITE_CONSTRAINT)
+        rc = err_set(e, RC_INVALID_INPUT, "store: %s: %s", what, sqlite3_errmsg(SQ(s)->db));
     else if (r != SQLITE_DONE)
         rc = db_error(s, e, what);
     sqlite3_reset(st);

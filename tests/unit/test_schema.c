@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "import/schema.h"
+#include "dataset/schema.h"
 
 /* ---- helpers ---- */
 
