@@ -3,8 +3,10 @@
  *
  * Each slot holds the key's index + 1 (0 = empty), 32 bits of its hash and
  * a pointer to its bytes, so a lookup costs one cache miss for the slot and
- * one for the key; mismatched hashes never touch the key at all. Keys live in large blocks of
- * [u32 length][bytes][NUL], addressed by an offset array indexed by key index.
+ * one for the key; a mismatched hash never touches the key. Keys live in
+ * large blocks as [u32 length][bytes][NUL], so the length sits next to the
+ * bytes. The slot's 32-bit hash also picks the slot, so growing the table
+ * never rehashes a key.
  */
 #include "common/strmap.h"
 
@@ -12,8 +14,8 @@
 
 struct slot {
     uint32_t idx1;   /* key index + 1; 0 means empty */
-    uint32_t hash;   /* low 32 bits of the key's hash */
-    const char *key; /* the key's bytes (its length is in lens[idx1 - 1]) */
+    uint32_t hash;   /* 32 bits of the key's hash; its low bits pick the slot */
+    const char *key; /* the key's bytes, preceded by their u32 length */
 };
 
 struct strmap {
@@ -21,7 +23,6 @@ struct strmap {
     size_t nslots; /* power of two */
     uint32_t count;
     const char **keys; /* index -> key bytes (inside a block) */
-    uint32_t *lens;
     size_t keys_alloc;
     char **blocks;
     size_t nblocks;
@@ -77,7 +78,6 @@ void strmap_free(struct strmap *m)
         free(m->blocks[i]);
     free(m->blocks);
     free(m->keys);
-    free(m->lens);
     free(m->slots);
     free(m);
 }
@@ -87,40 +87,59 @@ uint32_t strmap_count(const struct strmap *m)
     return m->count;
 }
 
-static inline bool key_equals(const struct strmap *m, const struct slot *s, const char *key,
-                              size_t len)
+static inline uint32_t key_len(const char *key)
 {
-    return m->lens[s->idx1 - 1] == len && memcmp(s->key, key, len) == 0;
+    uint32_t n;
+    memcpy(&n, key - 4, 4);
+    return n;
+}
+
+uint32_t strmap_hash(const char *key, size_t len)
+{
+    uint64_t h = hash_bytes(key, len);
+    return (uint32_t)(h ^ (h >> 32));
+}
+
+void strmap_prefetch(const struct strmap *m, uint32_t hash)
+{
+    __builtin_prefetch(&m->slots[hash & (m->nslots - 1)]);
+}
+
+static inline bool key_equals(const struct slot *s, const char *key, size_t len)
+{
+    return key_len(s->key) == len && memcmp(s->key, key, len) == 0;
+}
+
+/* The slot holding 'key', or the empty slot where it would go. */
+static struct slot *find_slot(const struct strmap *m, const char *key, size_t len, uint32_t h)
+{
+    size_t mask = m->nslots - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        struct slot *s = &m->slots[i];
+        if (!s->idx1 || (s->hash == h && key_equals(s, key, len))) return s;
+    }
 }
 
 bool strmap_get(const struct strmap *m, const char *key, size_t len, uint32_t *idx)
 {
-    uint64_t h = hash_bytes(key, len);
-    uint32_t h32 = (uint32_t)h;
-    size_t mask = m->nslots - 1;
-    for (size_t i = (size_t)(h >> 32) & mask;; i = (i + 1) & mask) {
-        const struct slot *s = &m->slots[i];
-        if (!s->idx1) return false;
-        if (s->hash == h32 && key_equals(m, s, key, len)) {
-            *idx = s->idx1 - 1;
-            return true;
-        }
-    }
+    const struct slot *s = find_slot(m, key, len, strmap_hash(key, len));
+    if (!s->idx1) return false;
+    *idx = s->idx1 - 1;
+    return true;
 }
 
-static void rehash(struct strmap *m)
+static void grow(struct strmap *m)
 {
     size_t n = m->nslots * 2;
     struct slot *slots = xcalloc(n, sizeof(*slots));
     size_t mask = n - 1;
-    for (uint32_t k = 0; k < m->count; k++) {
-        uint64_t h = hash_bytes(m->keys[k], m->lens[k]);
-        size_t i = (size_t)(h >> 32) & mask;
+    for (size_t k = 0; k < m->nslots; k++) {
+        const struct slot *old = &m->slots[k];
+        if (!old->idx1) continue;
+        size_t i = old->hash & mask;
         while (slots[i].idx1)
             i = (i + 1) & mask;
-        slots[i].idx1 = k + 1;
-        slots[i].hash = (uint32_t)h;
-        slots[i].key = m->keys[k];
+        slots[i] = *old;
     }
     free(m->slots);
     m->slots = slots;
@@ -129,33 +148,39 @@ static void rehash(struct strmap *m)
 
 static const char *store_key(struct strmap *m, const char *key, size_t len)
 {
-    if (!m->nblocks || m->block_used + len + 1 > m->block_size) {
-        size_t size = len + 1 > STRMAP_BLOCK ? len + 1 : STRMAP_BLOCK;
+    size_t need = len + 5;
+    if (!m->nblocks || m->block_used + need > m->block_size) {
+        size_t size = need > STRMAP_BLOCK ? need : STRMAP_BLOCK;
         m->blocks = xreallocarray(m->blocks, m->nblocks + 1, sizeof(*m->blocks));
         m->blocks[m->nblocks++] = xmalloc(size);
         m->block_size = size;
         m->block_used = 0;
     }
     char *p = m->blocks[m->nblocks - 1] + m->block_used;
-    memcpy(p, key, len);
-    p[len] = '\0';
-    m->block_used += len + 1;
-    return p;
+    uint32_t n = (uint32_t)len;
+    memcpy(p, &n, 4);
+    memcpy(p + 4, key, len);
+    p[4 + len] = '\0';
+    m->block_used += need;
+    return p + 4;
 }
 
 uint32_t strmap_intern(struct strmap *m, const char *key, size_t len, bool *added)
 {
-    uint64_t h = hash_bytes(key, len);
-    uint32_t h32 = (uint32_t)h;
-    size_t mask = m->nslots - 1;
-    size_t i = (size_t)(h >> 32) & mask;
-    for (;; i = (i + 1) & mask) {
-        struct slot *s = &m->slots[i];
-        if (!s->idx1) break;
-        if (s->hash == h32 && key_equals(m, s, key, len)) {
-            if (added) *added = false;
-            return s->idx1 - 1;
-        }
+    return strmap_intern_hashed(m, key, len, strmap_hash(key, len), added);
+}
+
+uint32_t strmap_intern_hashed(struct strmap *m, const char *key, size_t len, uint32_t h,
+                              bool *added)
+{
+    if (len > UINT32_MAX - 8) {
+        fprintf(stderr, "savor: key of %zu bytes is too long for a strmap\n", len);
+        abort();
+    }
+    struct slot *s = find_slot(m, key, len, h);
+    if (s->idx1) {
+        if (added) *added = false;
+        return s->idx1 - 1;
     }
     if (m->count == UINT32_MAX - 1) {
         fprintf(stderr, "savor: more than 2^32 distinct IDs\n");
@@ -165,23 +190,21 @@ uint32_t strmap_intern(struct strmap *m, const char *key, size_t len, bool *adde
     if (idx == m->keys_alloc) {
         m->keys_alloc = m->keys_alloc ? m->keys_alloc * 2 : 1024;
         m->keys = xreallocarray(m->keys, m->keys_alloc, sizeof(*m->keys));
-        m->lens = xreallocarray(m->lens, m->keys_alloc, sizeof(*m->lens));
     }
     m->keys[idx] = store_key(m, key, len);
-    m->lens[idx] = (uint32_t)len;
-    m->slots[i].idx1 = idx + 1;
-    m->slots[i].hash = h32;
-    m->slots[i].key = m->keys[idx];
+    s->idx1 = idx + 1;
+    s->hash = h;
+    s->key = m->keys[idx];
     m->count++;
     if (added) *added = true;
     /* Keep the load factor at or below 1/2 so probes stay short. */
-    if ((size_t)m->count * 2 > m->nslots) rehash(m);
+    if ((size_t)m->count * 2 > m->nslots) grow(m);
     return idx;
 }
 
 const char *strmap_key(const struct strmap *m, uint32_t idx, size_t *len)
 {
     if (idx >= m->count) return NULL;
-    if (len) *len = m->lens[idx];
+    if (len) *len = key_len(m->keys[idx]);
     return m->keys[idx];
 }

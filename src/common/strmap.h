@@ -28,6 +28,16 @@ bool strmap_get(const struct strmap *m, const char *key, size_t len, uint32_t *i
  */
 uint32_t strmap_intern(struct strmap *m, const char *key, size_t len, bool *added);
 
+/*
+ * Batched use: compute strmap_hash() early (another thread may), call
+ * strmap_prefetch() a few keys ahead, then strmap_intern_hashed(). The
+ * slot's cache miss then overlaps other work instead of stalling it.
+ */
+uint32_t strmap_hash(const char *key, size_t len);
+void strmap_prefetch(const struct strmap *m, uint32_t hash);
+uint32_t strmap_intern_hashed(struct strmap *m, const char *key, size_t len, uint32_t hash,
+                              bool *added);
+
 /* The key with index 'idx' (NUL-terminated, owned by the map), and its length. */
 const char *strmap_key(const struct strmap *m, uint32_t idx, size_t *len);
 

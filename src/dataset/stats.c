@@ -3,38 +3,72 @@
  */
 #include "common/base.h"
 #include "dataset/stats.h"
-#include "common/strmap.h"
 
-struct scan {
-    uint8_t *user_rows; /* per user index: rows seen, saturating at 2 */
-    uint8_t *item_seen;
-    uint64_t *type_counts; /* per event type index, plus one slot for none */
-    uint32_t nusers, nitems, ntypes;
-    struct interaction_stats *st;
-};
-
-static enum rc scan_chunk(void *ctx, const struct interaction_chunk *c, struct err *e)
+/* Grow a zeroed array so that index 'need' is valid. */
+static void *grow_zeroed(void *p, size_t *alloc, size_t need, size_t size)
 {
-    struct scan *sc = ctx;
-    struct interaction_stats *st = sc->st;
+    if (need < *alloc) return p;
+    size_t n = *alloc ? *alloc : 1024;
+    while (n <= need)
+        n *= 2;
+    p = xreallocarray(p, n, size);
+    memset((char *)p + *alloc * size, 0, (n - *alloc) * size);
+    *alloc = n;
+    return p;
+}
+
+void stats_acc_init(struct stats_acc *a)
+{
+    memset(a, 0, sizeof(*a));
+}
+
+void stats_acc_add_chunk(struct stats_acc *a, const struct interaction_chunk *c)
+{
+    struct interaction_stats *st = &a->st;
     for (uint32_t i = 0; i < c->n; i++) {
         uint32_t u = c->users[i], it = c->items[i], t = c->event_types[i];
-        if (u >= sc->nusers || it >= sc->nitems || (t != EVENT_TYPE_NONE && t >= sc->ntypes))
-            return err_set(e, RC_DB, "store: interaction refers to an unknown index");
-        if (sc->user_rows[u] < 2) {
-            if (sc->user_rows[u] == 0) st->users++;
-            if (++sc->user_rows[u] == 2) st->users_2plus++;
+        if (u >= a->nuser_alloc) a->user_rows = grow_zeroed(a->user_rows, &a->nuser_alloc, u, 1);
+        if (it >= a->nitem_alloc) a->item_seen = grow_zeroed(a->item_seen, &a->nitem_alloc, it, 1);
+        if (a->user_rows[u] < 2) {
+            if (a->user_rows[u] == 0) st->users++;
+            if (++a->user_rows[u] == 2) st->users_2plus++;
         }
-        if (!sc->item_seen[it]) {
-            sc->item_seen[it] = 1;
+        if (!a->item_seen[it]) {
+            a->item_seen[it] = 1;
             st->items++;
         }
-        sc->type_counts[t == EVENT_TYPE_NONE ? sc->ntypes : t]++;
+        if (t == EVENT_TYPE_NONE) {
+            a->untyped++;
+        } else {
+            if (t >= a->ntype_alloc)
+                a->type_counts = grow_zeroed(a->type_counts, &a->ntype_alloc, t, sizeof(uint64_t));
+            a->type_counts[t]++;
+        }
         if (st->rows == 0 || c->ts[i] < st->min_ts) st->min_ts = c->ts[i];
         if (st->rows == 0 || c->ts[i] > st->max_ts) st->max_ts = c->ts[i];
         st->rows++;
     }
+}
+
+static enum rc scan_chunk(void *ctx, const struct interaction_chunk *c, struct err *e)
+{
+    UNUSED(e);
+    stats_acc_add_chunk(ctx, c);
     return RC_OK;
+}
+
+enum rc stats_acc_scan(struct stats_acc *a, struct store *s, int64_t dataset_id, struct err *e)
+{
+    return store_interactions_scan(s, dataset_id, scan_chunk, a, e);
+}
+
+void stats_acc_release(struct stats_acc *a)
+{
+    free(a->user_rows);
+    free(a->item_seen);
+    free(a->type_counts);
+    interaction_stats_release(&a->st);
+    memset(a, 0, sizeof(*a));
 }
 
 static int by_count_desc(const void *a, const void *b)
@@ -44,46 +78,50 @@ static int by_count_desc(const void *a, const void *b)
     return strcmp(x->name, y->name);
 }
 
+enum rc stats_acc_finish(struct stats_acc *a, const struct strmap *types,
+                         struct interaction_stats *out, struct err *e)
+{
+    struct interaction_stats st = a->st;
+    uint32_t ntypes = strmap_count(types);
+    st.types = xcalloc(a->ntype_alloc + 1, sizeof(*st.types));
+    st.ntypes = 0;
+    for (size_t t = 0; t < a->ntype_alloc; t++) {
+        if (!a->type_counts[t]) continue;
+        if (t >= ntypes) {
+            interaction_stats_release(&st);
+            memset(&a->st, 0, sizeof(a->st));
+            stats_acc_release(a);
+            return err_set(e, RC_DB, "store: interaction refers to unknown event type %zu", t);
+        }
+        st.types[st.ntypes].name = xstrdup(strmap_key(types, (uint32_t)t, NULL));
+        st.types[st.ntypes].count = a->type_counts[t];
+        st.ntypes++;
+    }
+    if (a->untyped) {
+        st.types[st.ntypes].name = xstrdup("");
+        st.types[st.ntypes].count = a->untyped;
+        st.ntypes++;
+    }
+    qsort(st.types, st.ntypes, sizeof(*st.types), by_count_desc);
+    memset(&a->st, 0, sizeof(a->st));
+    stats_acc_release(a);
+    *out = st;
+    return RC_OK;
+}
+
 enum rc interaction_stats_compute(struct store *s, int64_t group_id, int64_t dataset_id,
                                   struct interaction_stats *out, struct err *e)
 {
-    struct strmap *users = strmap_new(), *items = strmap_new(), *types = strmap_new();
-    enum rc rc;
-    if ((rc = store_idmap_load(s, group_id, ID_USERS, users, e)) ||
-        (rc = store_idmap_load(s, group_id, ID_ITEMS, items, e)) ||
-        (rc = store_idmap_load(s, group_id, ID_EVENT_TYPES, types, e))) {
-        strmap_free(users);
-        strmap_free(items);
-        strmap_free(types);
-        return rc;
-    }
-    struct interaction_stats st = {0};
-    struct scan sc = {0};
-    sc.nusers = strmap_count(users);
-    sc.nitems = strmap_count(items);
-    sc.ntypes = strmap_count(types);
-    sc.user_rows = xcalloc(sc.nusers + 1, 1);
-    sc.item_seen = xcalloc(sc.nitems + 1, 1);
-    sc.type_counts = xcalloc(sc.ntypes + 1, sizeof(uint64_t));
-    sc.st = &st;
-    strmap_free(users);
-    strmap_free(items);
-    rc = store_interactions_scan(s, dataset_id, scan_chunk, &sc, e);
-    if (!rc) {
-        st.types = xcalloc(sc.ntypes + 1, sizeof(*st.types));
-        for (uint32_t t = 0; t <= sc.ntypes; t++) {
-            if (!sc.type_counts[t]) continue;
-            st.types[st.ntypes].name = xstrdup(t < sc.ntypes ? strmap_key(types, t, NULL) : "");
-            st.types[st.ntypes].count = sc.type_counts[t];
-            st.ntypes++;
-        }
-        qsort(st.types, st.ntypes, sizeof(*st.types), by_count_desc);
-        *out = st;
-    }
+    struct strmap *types = strmap_new();
+    struct stats_acc a;
+    stats_acc_init(&a);
+    enum rc rc = store_idmap_load(s, group_id, ID_EVENT_TYPES, types, e);
+    if (!rc) rc = stats_acc_scan(&a, s, dataset_id, e);
+    if (!rc)
+        rc = stats_acc_finish(&a, types, out, e);
+    else
+        stats_acc_release(&a);
     strmap_free(types);
-    free(sc.user_rows);
-    free(sc.item_seen);
-    free(sc.type_counts);
     return rc;
 }
 

@@ -252,6 +252,7 @@ struct importer {
     struct buf *c_extra; /* one stream per extra column */
 
     uint64_t rows;
+    struct stats_acc acc; /* interactions: statistics of the dataset as it will be */
 };
 
 static enum rc bad_value(struct importer *im, uint64_t line, size_t col, const char *why,
@@ -294,6 +295,7 @@ static enum rc flush_chunk(struct importer *im, struct err *e)
         .extra = blob.data,
         .extra_len = blob.len,
     };
+    stats_acc_add_chunk(&im->acc, &c);
     enum rc rc = store_interactions_append(im->store, im->dataset.id, ORIGIN_BULK, &c, e);
     buf_release(&blob);
     im->c_n = 0;
@@ -324,8 +326,8 @@ static enum rc check_impression(struct importer *im, uint64_t line, size_t col, 
     return RC_OK;
 }
 
-static enum rc add_interaction(struct importer *im, const struct csv_field *f, uint64_t line,
-                               struct err *e)
+static enum rc add_interaction(struct importer *im, const struct csv_field *f,
+                               const uint32_t *hashes, uint64_t line, struct err *e)
 {
     uint32_t n = im->c_n;
     im->c_types[n] = EVENT_TYPE_NONE;
@@ -340,11 +342,13 @@ static enum rc add_interaction(struct importer *im, const struct csv_field *f, u
         switch (c->role) {
         case ROLE_USER_ID:
             if ((rc = check_id(im, line, k, p, len, e))) return rc;
-            im->c_users[n] = strmap_intern(im->users, p, len, NULL);
+            im->c_users[n] = hashes ? strmap_intern_hashed(im->users, p, len, hashes[k], NULL)
+                                    : strmap_intern(im->users, p, len, NULL);
             break;
         case ROLE_ITEM_ID:
             if ((rc = check_id(im, line, k, p, len, e))) return rc;
-            im->c_items[n] = strmap_intern(im->items, p, len, NULL);
+            im->c_items[n] = hashes ? strmap_intern_hashed(im->items, p, len, hashes[k], NULL)
+                                    : strmap_intern(im->items, p, len, NULL);
             break;
         case ROLE_TIMESTAMP:
             if (!check_value(c->field, p, len, &v, why, sizeof(why)))
@@ -747,12 +751,24 @@ static enum rc setup_dataset(struct importer *im, const struct csv_row *header,
     return rc;
 }
 
-static enum rc process_row(struct importer *im, const struct csv_field *f, uint64_t line,
-                           struct err *e)
+static enum rc process_row(struct importer *im, const struct csv_field *f,
+                           const uint32_t *hashes, uint64_t line, struct err *e)
 {
     im->rows++;
-    if (im->o->type == DATASET_INTERACTIONS) return add_interaction(im, f, line, e);
+    if (im->o->type == DATASET_INTERACTIONS) return add_interaction(im, f, hashes, line, e);
     return add_entity(im, f, line, e);
+}
+
+/* How far ahead to prefetch ID map slots: enough rows to cover a memory access. */
+#define PREFETCH_ROWS 8
+
+static void prefetch_ids(struct importer *im, const struct row_batch *b, size_t row)
+{
+    const uint32_t *h = b->hashes + row * b->ncols;
+    for (size_t k = 0; k < im->ncols; k++) {
+        if (im->cols[k].role == ROLE_USER_ID) strmap_prefetch(im->users, h[k]);
+        if (im->cols[k].role == ROLE_ITEM_ID) strmap_prefetch(im->items, h[k]);
+    }
 }
 
 static enum rc run(struct importer *im, struct csv_reader *r, struct input *in, struct err *e)
@@ -799,6 +815,14 @@ static enum rc run(struct importer *im, struct csv_reader *r, struct input *in, 
                  : store_entity_delete_all(im->store, im->dataset.id, ORIGIN_BULK, e);
         if (rc) goto out;
     }
+    /*
+     * Statistics start from the rows that stay (all of them for INCREMENTAL,
+     * the individually recorded events for FULL) and take in the new rows as
+     * they are written, so the dataset is never read back in full.
+     */
+    if (o->type == DATASET_INTERACTIONS &&
+        (rc = stats_acc_scan(&im->acc, im->store, im->dataset.id, e)))
+        goto out;
     if (o->type == DATASET_INTERACTIONS) {
         im->c_users = xmallocarray(IMPORT_CHUNK, sizeof(uint32_t));
         im->c_items = xmallocarray(IMPORT_CHUNK, sizeof(uint32_t));
@@ -818,18 +842,28 @@ static enum rc run(struct importer *im, struct csv_reader *r, struct input *in, 
             sf[k].p = sample.cells.v[row * header.n + k];
             sf[k].len = strlen(sf[k].p);
         }
-        rc = process_row(im, sf, sample.lines.v[row], e);
+        rc = process_row(im, sf, NULL, sample.lines.v[row], e);
     }
     free(sf);
     if (rc) goto out;
 
     struct progress prog;
     progress_begin(&prog, o->progress, "import", "rows", input_size(in), o->force_progress);
-    struct rowpipe *pipe = rowpipe_start(r, header.n, input_offset_fn, in);
+    /* Interactions: the reader thread hashes the IDs, and the importer prefetches their slots. */
+    bool *hash_cols = xcalloc(header.n, sizeof(bool));
+    bool interactions = o->type == DATASET_INTERACTIONS;
+    for (size_t k = 0; k < header.n; k++)
+        hash_cols[k] = interactions &&
+                       (im->cols[k].role == ROLE_USER_ID || im->cols[k].role == ROLE_ITEM_ID);
+    struct rowpipe *pipe = rowpipe_start(r, header.n, hash_cols, input_offset_fn, in);
+    free(hash_cols);
     const struct row_batch *b;
     while (!(rc = rowpipe_next(pipe, &b, e)) && b) {
-        for (size_t i = 0; i < b->nrows && !rc; i++)
-            rc = process_row(im, b->fields + i * b->ncols, b->lines[i], e);
+        for (size_t i = 0; i < b->nrows && !rc; i++) {
+            if (interactions && i + PREFETCH_ROWS < b->nrows) prefetch_ids(im, b, i + PREFETCH_ROWS);
+            rc = process_row(im, b->fields + i * b->ncols, interactions ? b->hashes + i * b->ncols : NULL,
+                             b->lines[i], e);
+        }
         if (rc) break;
         progress_update(&prog, im->rows, b->input_offset);
     }
@@ -866,6 +900,7 @@ out:
 
 static void importer_release(struct importer *im)
 {
+    stats_acc_release(&im->acc);
     schema_free(im->schema);
     free(im->cols);
     free(im->extra_names);
@@ -941,7 +976,7 @@ enum rc import_run(struct store *s, const struct import_opts *o, struct import_r
         double t_rows = clock_monotonic();
         if (!rc) rc = record_job(&im, job_name, STATUS_ACTIVE, NULL, e);
         if (!rc && o->type == DATASET_INTERACTIONS) {
-            rc = interaction_stats_compute(s, im.group.id, im.dataset.id, &rep->stats, e);
+            rc = stats_acc_finish(&im.acc, im.types, &rep->stats, e);
             rep->dataset_rows = rep->stats.rows;
         } else if (!rc) {
             rc = store_entity_count(s, im.dataset.id, &rep->dataset_rows, e);

@@ -4,7 +4,7 @@
  */
 #include "common/base.h"
 #include "import/rowpipe.h"
-#include "common/vec.h"
+#include "common/strmap.h"
 
 #include <pthread.h>
 
@@ -19,11 +19,13 @@ struct slot {
     size_t *offsets; /* per field: offset into bytes */
     struct csv_field *fields;
     uint64_t *lines;
+    uint32_t *hashes;
 };
 
 struct rowpipe {
     struct csv_reader *r;
     size_t ncols;
+    bool *hash_cols;
     uint64_t (*offset_fn)(void *ctx);
     void *ctx;
 
@@ -67,6 +69,7 @@ static enum rc fill(struct rowpipe *p, struct slot *s, bool *eof)
             s->fields[i].len = row.fields[k].len;
             s->fields[i].quoted = row.fields[k].quoted;
             memcpy(s->bytes + s->bytes_len, row.fields[k].p, row.fields[k].len + 1);
+            if (p->hash_cols[k]) s->hashes[i] = strmap_hash(row.fields[k].p, row.fields[k].len);
             s->bytes_len += row.fields[k].len + 1;
         }
         s->lines[r] = row.line;
@@ -107,12 +110,14 @@ static void *reader_main(void *arg)
     return NULL;
 }
 
-struct rowpipe *rowpipe_start(struct csv_reader *r, size_t ncols,
+struct rowpipe *rowpipe_start(struct csv_reader *r, size_t ncols, const bool *hash_cols,
                               uint64_t (*offset_fn)(void *ctx), void *ctx)
 {
     struct rowpipe *p = xcalloc(1, sizeof(*p));
     p->r = r;
     p->ncols = ncols;
+    p->hash_cols = xcalloc(ncols, sizeof(bool));
+    if (hash_cols) memcpy(p->hash_cols, hash_cols, ncols * sizeof(bool));
     p->offset_fn = offset_fn;
     p->ctx = ctx;
     for (size_t i = 0; i < PIPE_SLOTS; i++) {
@@ -120,6 +125,8 @@ struct rowpipe *rowpipe_start(struct csv_reader *r, size_t ncols,
         s->offsets = xmallocarray(BATCH_ROWS * ncols, sizeof(*s->offsets));
         s->fields = xmallocarray(BATCH_ROWS * ncols, sizeof(*s->fields));
         s->lines = xmallocarray(BATCH_ROWS, sizeof(*s->lines));
+        s->hashes = xcalloc(BATCH_ROWS * ncols, sizeof(*s->hashes));
+        s->b.hashes = s->hashes;
         s->b.fields = s->fields;
         s->b.lines = s->lines;
         s->b.ncols = ncols;
@@ -175,6 +182,8 @@ void rowpipe_stop(struct rowpipe *p)
         free(p->slots[i].offsets);
         free(p->slots[i].fields);
         free(p->slots[i].lines);
+        free(p->slots[i].hashes);
     }
+    free(p->hash_cols);
     free(p);
 }

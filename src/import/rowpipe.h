@@ -18,6 +18,7 @@ struct row_batch {
     size_t ncols;
     const struct csv_field *fields; /* nrows * ncols, row-major; NUL-terminated */
     const uint64_t *lines;          /* line on which each row starts */
+    const uint32_t *hashes;         /* nrows * ncols strmap_hash()es of the hashed columns */
     uint64_t input_offset;          /* input bytes consumed after this batch */
 };
 
@@ -25,9 +26,11 @@ struct rowpipe;
 
 /*
  * Start a reader thread on 'r' (which it then owns until rowpipe_stop()),
- * expecting 'ncols' fields per row. 'offset_fn(ctx)' reports input progress.
+ * expecting 'ncols' fields per row. Columns k with hash_cols[k] set get their
+ * strmap_hash() computed on the reader thread too. 'offset_fn(ctx)' reports
+ * input progress.
  */
-struct rowpipe *rowpipe_start(struct csv_reader *r, size_t ncols,
+struct rowpipe *rowpipe_start(struct csv_reader *r, size_t ncols, const bool *hash_cols,
                               uint64_t (*offset_fn)(void *ctx), void *ctx);
 
 /*

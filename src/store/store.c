@@ -153,6 +153,12 @@ enum rc store_idmap_load(struct store *s, int64_t group_id, enum id_space space,
     return s->ops->idmap_load(s, group_id, space, map, e);
 }
 
+enum rc store_idmap_count(struct store *s, int64_t group_id, enum id_space space, uint32_t *n,
+                          struct err *e)
+{
+    return s->ops->idmap_count(s, group_id, space, n, e);
+}
+
 enum rc store_idmap_append(struct store *s, int64_t group_id, enum id_space space,
                            const struct strmap *map, uint32_t first, struct err *e)
 {

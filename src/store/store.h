@@ -108,6 +108,9 @@ enum id_space { ID_USERS = 0, ID_ITEMS = 1, ID_EVENT_TYPES = 2 };
  */
 enum rc store_idmap_load(struct store *s, int64_t group_id, enum id_space space,
                          struct strmap *map, struct err *e);
+/* Number of keys in the group's map for 'space' (without loading it). */
+enum rc store_idmap_count(struct store *s, int64_t group_id, enum id_space space, uint32_t *n,
+                          struct err *e);
 /*
  * Persist keys [first, strmap_count(map)) of 'map', which must extend the
  * stored map (first == number of keys stored so far).

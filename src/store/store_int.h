@@ -27,6 +27,8 @@ struct store_ops {
                              struct resource **out, size_t *n, struct err *e);
     enum rc (*idmap_load)(struct store *s, int64_t group_id, enum id_space space,
                           struct strmap *map, struct err *e);
+    enum rc (*idmap_count)(struct store *s, int64_t group_id, enum id_space space, uint32_t *n,
+                           struct err *e);
     enum rc (*idmap_append)(struct store *s, int64_t group_id, enum id_space space,
                             const struct strmap *map, uint32_t first, struct err *e);
     enum rc (*interactions_append)(struct store *s, int64_t dataset_id, enum origin origin,

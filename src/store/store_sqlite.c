@@ -79,6 +79,7 @@ enum stmt_id {
     Q_RES_LIST_PARENT,
     Q_ID_LOAD,
     Q_ID_APPEND,
+    Q_ID_COUNT,
     Q_IA_APPEND,
     Q_IA_DELETE,
     Q_IA_SCAN,
@@ -110,6 +111,7 @@ static const char *const stmt_sql[Q__COUNT] = {
                   " ORDER BY first_idx",
     [Q_ID_APPEND] = "INSERT INTO id_chunks(group_id, space, first_idx, count, data)"
                     " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [Q_ID_COUNT] = "SELECT coalesce(sum(count), 0) FROM id_chunks WHERE group_id = ?1 AND space = ?2",
     [Q_IA_APPEND] = "INSERT INTO interaction_chunks(dataset_id, origin, nrows, min_ts, max_ts,"
                     " users, items, ts, event_types, event_values, extra_columns, extra)"
                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
@@ -466,6 +468,22 @@ static enum rc sq_idmap_load(struct store *s, int64_t group_id, enum id_space sp
     return rc;
 }
 
+static enum rc sq_idmap_count(struct store *s, int64_t group_id, enum id_space space,
+                              uint32_t *n, struct err *e)
+{
+    sqlite3_stmt *st = stmt(s, Q_ID_COUNT, e);
+    if (!st) return RC_DB;
+    sqlite3_bind_int64(st, 1, group_id);
+    sqlite3_bind_int(st, 2, (int)space);
+    enum rc rc = RC_OK;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *n = (uint32_t)sqlite3_column_int64(st, 0);
+    else
+        rc = db_error(s, e, "count ID map");
+    sqlite3_reset(st);
+    return rc;
+}
+
 #define ID_CHUNK_KEYS 65536
 
 static enum rc sq_idmap_append(struct store *s, int64_t group_id, enum id_space space,
@@ -667,6 +685,7 @@ const struct store_ops store_sqlite_ops = {
     .resource_get = sq_resource_get,
     .resource_list = sq_resource_list,
     .idmap_load = sq_idmap_load,
+    .idmap_count = sq_idmap_count,
     .idmap_append = sq_idmap_append,
     .interactions_append = sq_interactions_append,
     .interactions_delete = sq_interactions_delete,

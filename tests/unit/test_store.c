@@ -518,6 +518,15 @@ static void test_idmap(void **state)
     assert_int_equal(strmap_intern(items, "item-2", 6, NULL), 1);
     OK(store_idmap_append(f->s, 7, ID_ITEMS, items, 0, &e));
 
+    /* Counting agrees with the maps, without loading them. */
+    uint32_t n = 99;
+    OK(store_idmap_count(f->s, 7, ID_USERS, &n, &e));
+    assert_int_equal(n, strmap_count(m));
+    OK(store_idmap_count(f->s, 7, ID_ITEMS, &n, &e));
+    assert_int_equal(n, 2);
+    OK(store_idmap_count(f->s, 8, ID_USERS, &n, &e));
+    assert_int_equal(n, 0);
+
     struct strmap *got = strmap_new();
     OK(store_idmap_load(f->s, 7, ID_USERS, got, &e));
     expect_same_map(m, got);
