@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 
 #include <getopt.h>
+#include <malloc.h>
 
 static const struct command commands[] = {
     {"import", cmd_import, "import a CSV file into a dataset (creates the dataset group)"},
@@ -41,6 +42,12 @@ int main(int argc, char **argv)
         printf("savor %s\n", SAVOR_VERSION);
         return 0;
     }
+    /*
+     * Keep large buffers (import chunks, SQLite pages) on the heap: with
+     * glibc's default each free of one is a munmap, and with a second thread
+     * running every munmap interrupts it to flush its TLB.
+     */
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
     opterr = 0; /* commands report bad options themselves, in one line */
     for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
         if (strcmp(name, commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
