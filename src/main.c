@@ -23,8 +23,9 @@ static void print_usage(FILE *out)
                  "commands:\n");
     for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\nEvery command takes --data-dir DIR (default $SAVOR_DATA_DIR, else ./savor-data)\n"
-                 "and --help. 'savor version' prints the version.\n");
+    fprintf(out,
+            "\nEvery command takes --data-dir DIR (default $SAVOR_DATA_DIR, else ./savor-data)\n"
+            "and --help. 'savor version' prints the version.\n");
 }
 
 int main(int argc, char **argv)

@@ -111,8 +111,9 @@ void cli_print_import_report(FILE *out, const struct import_opts *o,
                              const struct import_report *rep)
 {
     if (rep->inferred_schema) {
-        fprintf(out, "schema (inferred from the header; save it to a file, edit it and pass "
-                     "--schema FILE to change it):\n  %s\n",
+        fprintf(out,
+                "schema (inferred from the header; save it to a file, edit it and pass "
+                "--schema FILE to change it):\n  %s\n",
                 rep->inferred_schema);
     }
     double rate = rep->seconds > 0 ? (double)rep->rows / rep->seconds : 0;
@@ -126,8 +127,8 @@ void cli_print_import_report(FILE *out, const struct import_opts *o,
         fprintf(out, "  dataset now:  %llu interactions, %llu users, %llu items\n",
                 (unsigned long long)st->rows, (unsigned long long)st->users,
                 (unsigned long long)st->items);
-        fprintf(out, "  new IDs:      %llu users, %llu items\n",
-                (unsigned long long)rep->new_users, (unsigned long long)rep->new_items);
+        fprintf(out, "  new IDs:      %llu users, %llu items\n", (unsigned long long)rep->new_users,
+                (unsigned long long)rep->new_items);
         if (st->rows) {
             cli_format_time(st->min_ts, a, sizeof(a));
             cli_format_time(st->max_ts, b, sizeof(b));
@@ -137,14 +138,16 @@ void cli_print_import_report(FILE *out, const struct import_opts *o,
         fprintf(out, "  event types: ");
         if (!st->ntypes) fprintf(out, " (none)");
         for (size_t i = 0; i < st->ntypes; i++)
-            fprintf(out, "%s %s=%llu", i ? "," : "", st->types[i].name[0] ? st->types[i].name : "(none)",
+            fprintf(out, "%s %s=%llu", i ? "," : "",
+                    st->types[i].name[0] ? st->types[i].name : "(none)",
                     (unsigned long long)st->types[i].count);
         fputc('\n', out);
-        fprintf(out, "  minimums:     %s (%llu interactions, %llu users with 2+ interactions; "
-                     "Personalize needs %d and %d)\n",
+        fprintf(out,
+                "  minimums:     %s (%llu interactions, %llu users with 2+ interactions; "
+                "Personalize needs %d and %d)\n",
                 interaction_stats_meets_minimums(st) ? "met" : "NOT met",
-                (unsigned long long)st->rows, (unsigned long long)st->users_2plus,
-                MIN_INTERACTIONS, MIN_USERS_WITH_2PLUS);
+                (unsigned long long)st->rows, (unsigned long long)st->users_2plus, MIN_INTERACTIONS,
+                MIN_USERS_WITH_2PLUS);
     } else {
         fprintf(out, "  dataset now:  %llu %s\n", (unsigned long long)rep->dataset_rows,
                 o->type == DATASET_ITEMS ? "items" : "users");

@@ -30,14 +30,16 @@ int cmd_demo(int argc, char **argv);
 
 /* Options every command accepts; add CLI_COMMON_OPTIONS to a getopt_long table. */
 enum { OPT_DATA_DIR = 1000, OPT_LOG_LEVEL, OPT_HELP };
-#define CLI_COMMON_OPTIONS                                                                         \
-    {"data-dir", required_argument, NULL, OPT_DATA_DIR},                                           \
-        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},                                     \
-        {"help", no_argument, NULL, OPT_HELP}
+#define CLI_COMMON_OPTIONS                                     \
+    {"data-dir", required_argument, NULL, OPT_DATA_DIR},       \
+        {"log-level", required_argument, NULL, OPT_LOG_LEVEL}, \
+    {                                                          \
+        "help", no_argument, NULL, OPT_HELP                    \
+    }
 
-#define CLI_COMMON_HELP                                                                            \
-    "      --data-dir DIR     data directory (default $SAVOR_DATA_DIR, else ./savor-data)\n"     \
-    "      --log-level LEVEL  debug, info, warn, error or off (default info)\n"                  \
+#define CLI_COMMON_HELP                                                                      \
+    "      --data-dir DIR     data directory (default $SAVOR_DATA_DIR, else ./savor-data)\n" \
+    "      --log-level LEVEL  debug, info, warn, error or off (default info)\n"              \
     "      --help             show this help\n"
 
 /*

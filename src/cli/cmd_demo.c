@@ -39,8 +39,7 @@ static uint64_t parse_count(const char *opt, const char *arg, uint64_t max)
     return v;
 }
 
-static void import_file(struct store *s, const char *group, enum dataset_type t,
-                        const char *path)
+static void import_file(struct store *s, const char *group, enum dataset_type t, const char *path)
 {
     struct import_opts o = {0};
     o.group = group;

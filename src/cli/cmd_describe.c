@@ -75,8 +75,7 @@ static json_t *describe_group(struct store *s, const struct resource *g)
         json_t *jobs = json_array();
         struct resource *js;
         size_t njs;
-        if (store_resource_list(s, KIND_IMPORT_JOB, ds[i].id, &js, &njs, &e))
-            cli_die("%s", e.msg);
+        if (store_resource_list(s, KIND_IMPORT_JOB, ds[i].id, &js, &njs, &e)) cli_die("%s", e.msg);
         for (size_t k = 0; k < njs; k++)
             json_array_append_new(jobs, base_json(&js[k], "datasetImportJobArn", "jobName"));
         resource_list_free(js, njs);

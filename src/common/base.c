@@ -8,18 +8,30 @@
 const char *rc_name(enum rc rc)
 {
     switch (rc) {
-    case RC_OK: return "ok";
-    case RC_NOMEM: return "out of memory";
-    case RC_IO: return "I/O error";
-    case RC_DB: return "database error";
-    case RC_PARSE: return "parse error";
-    case RC_INVALID_INPUT: return "invalid input";
-    case RC_NOT_FOUND: return "not found";
-    case RC_ALREADY_EXISTS: return "already exists";
-    case RC_IN_USE: return "in use";
-    case RC_LIMIT_EXCEEDED: return "limit exceeded";
-    case RC_CANCELLED: return "cancelled";
-    case RC_INTERNAL: return "internal error";
+    case RC_OK:
+        return "ok";
+    case RC_NOMEM:
+        return "out of memory";
+    case RC_IO:
+        return "I/O error";
+    case RC_DB:
+        return "database error";
+    case RC_PARSE:
+        return "parse error";
+    case RC_INVALID_INPUT:
+        return "invalid input";
+    case RC_NOT_FOUND:
+        return "not found";
+    case RC_ALREADY_EXISTS:
+        return "already exists";
+    case RC_IN_USE:
+        return "in use";
+    case RC_LIMIT_EXCEEDED:
+        return "limit exceeded";
+    case RC_CANCELLED:
+        return "cancelled";
+    case RC_INTERNAL:
+        return "internal error";
     }
     return "unknown error";
 }
@@ -44,8 +56,7 @@ enum rc err_prefix(struct err *e, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
     va_end(ap);
-    if (n >= 0 && (size_t)n < sizeof(e->msg))
-        strlcpy_(e->msg + n, old, sizeof(e->msg) - (size_t)n);
+    if (n >= 0 && (size_t)n < sizeof(e->msg)) strlcpy_(e->msg + n, old, sizeof(e->msg) - (size_t)n);
     return e->rc;
 }
 

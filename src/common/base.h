@@ -66,7 +66,13 @@ struct err {
     char msg[ERR_MSG_MAX];
 };
 
-#define ERR_INIT {RC_OK, {0}}
+#define ERR_INIT \
+    {            \
+        RC_OK,   \
+        {        \
+            0    \
+        }        \
+    }
 
 /* Record rc and a printf-style message in 'e' (which may be NULL); returns rc. */
 enum rc err_set(struct err *e, enum rc rc, const char *fmt, ...) PRINTF_LIKE(3, 4);

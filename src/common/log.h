@@ -18,9 +18,9 @@ extern enum log_level log_threshold;
 bool log_level_parse(const char *s, enum log_level *out);
 void log_write(enum log_level level, const char *module, const char *fmt, ...) PRINTF_LIKE(3, 4);
 
-#define LOG_AT(level, module, ...)                                                                 \
-    do {                                                                                           \
-        if ((level) >= log_threshold) log_write((level), (module), __VA_ARGS__);                   \
+#define LOG_AT(level, module, ...)                                               \
+    do {                                                                         \
+        if ((level) >= log_threshold) log_write((level), (module), __VA_ARGS__); \
     } while (0)
 #define log_debug(module, ...) LOG_AT(LOG_DEBUG, module, __VA_ARGS__)
 #define log_info(module, ...)  LOG_AT(LOG_INFO, module, __VA_ARGS__)

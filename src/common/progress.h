@@ -11,9 +11,9 @@
 #include "common/base.h"
 
 struct progress {
-    FILE *out;          /* NULL when disabled */
-    const char *label;  /* e.g. "import" */
-    const char *unit;   /* e.g. "rows" */
+    FILE *out;            /* NULL when disabled */
+    const char *label;    /* e.g. "import" */
+    const char *unit;     /* e.g. "rows" */
     uint64_t total_bytes; /* 0 when unknown (stdin): no ETA */
     double start;
     double last_draw;

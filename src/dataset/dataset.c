@@ -31,8 +31,7 @@ static char *attrs_dump(json_t *obj)
     return copy;
 }
 
-enum rc dataset_group_find(struct store *s, const char *name, struct resource *out,
-                           struct err *e)
+enum rc dataset_group_find(struct store *s, const char *name, struct resource *out, struct err *e)
 {
     char *arn = store_arn(s, KIND_DATASET_GROUP, name);
     enum rc rc = store_resource_get(s, arn, out, NULL);
@@ -42,13 +41,13 @@ enum rc dataset_group_find(struct store *s, const char *name, struct resource *o
     return RC_OK;
 }
 
-enum rc dataset_group_create(struct store *s, const char *name, struct resource *out,
-                             struct err *e)
+enum rc dataset_group_create(struct store *s, const char *name, struct resource *out, struct err *e)
 {
     if (!resource_name_valid(name))
-        return err_set(e, RC_INVALID_INPUT,
-                       "dataset group name '%s' is invalid: use 1 to 63 letters, digits, '-' or '_', starting with a letter or digit",
-                       name);
+        return err_set(
+            e, RC_INVALID_INPUT,
+            "dataset group name '%s' is invalid: use 1 to 63 letters, digits, '-' or '_', starting with a letter or digit",
+            name);
     struct resource r = {0};
     r.arn = store_arn(s, KIND_DATASET_GROUP, name);
     r.kind = xstrdup(KIND_DATASET_GROUP);
@@ -95,8 +94,8 @@ static char *free_schema_name(struct store *s, const char *base)
 }
 
 enum rc dataset_create(struct store *s, const struct resource *group, enum dataset_type t,
-                       const char *schema_name, const struct schema *schema,
-                       struct resource *out, struct err *e)
+                       const char *schema_name, const struct schema *schema, struct resource *out,
+                       struct err *e)
 {
     char *sname = free_schema_name(s, schema_name);
     char *schema_json = schema_to_json(schema);

@@ -16,8 +16,7 @@
 bool resource_name_valid(const char *name);
 
 /* Find dataset group 'name'; RC_NOT_FOUND (with a message) if absent. */
-enum rc dataset_group_find(struct store *s, const char *name, struct resource *out,
-                           struct err *e);
+enum rc dataset_group_find(struct store *s, const char *name, struct resource *out, struct err *e);
 /* Create dataset group 'name' (ACTIVE). RC_ALREADY_EXISTS if taken. */
 enum rc dataset_group_create(struct store *s, const char *name, struct resource *out,
                              struct err *e);
@@ -31,11 +30,11 @@ enum rc dataset_find(struct store *s, const struct resource *group, enum dataset
  * group's dataset of type 't' using it (both ACTIVE).
  */
 enum rc dataset_create(struct store *s, const struct resource *group, enum dataset_type t,
-                       const char *schema_name, const struct schema *schema,
-                       struct resource *out, struct err *e);
+                       const char *schema_name, const struct schema *schema, struct resource *out,
+                       struct err *e);
 
 /* Parse the schema the dataset uses. Caller frees *out with schema_free(). */
-enum rc dataset_load_schema(struct store *s, const struct resource *dataset,
-                            struct schema **out, struct err *e);
+enum rc dataset_load_schema(struct store *s, const struct resource *dataset, struct schema **out,
+                            struct err *e);
 
 #endif

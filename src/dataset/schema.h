@@ -39,8 +39,8 @@ struct schema_field {
 };
 
 struct schema {
-    char *name;      /* record name, owned */
-    char *namespace_; /* may be NULL, owned */
+    char *name;                  /* record name, owned */
+    char *namespace_;            /* may be NULL, owned */
     struct schema_field *fields; /* owned array of nfields */
     size_t nfields;
 };

@@ -11,8 +11,8 @@
 #include "store/store.h"
 
 /* Personalize's training minimums (savor warns below them; it never refuses). */
-#define MIN_INTERACTIONS      1000
-#define MIN_USERS_WITH_2PLUS  25
+#define MIN_INTERACTIONS     1000
+#define MIN_USERS_WITH_2PLUS 25
 
 struct event_type_count {
     char *name; /* owned; "" for rows without an event type */

@@ -15,8 +15,8 @@
 #    include <emmintrin.h>
 #endif
 
-#define CSV_READ_CHUNK   (64u << 10)
-#define LABEL_MAX 160
+#define CSV_READ_CHUNK (64u << 10)
+#define LABEL_MAX      160
 
 /* Bytes that end an unquoted run. */
 static const unsigned char stop_class[256] = {
@@ -35,10 +35,10 @@ static inline size_t scan_plain(const char *in, size_t i, size_t end)
                   quote = _mm_set1_epi8('"'), nul = _mm_setzero_si128();
     while (i + 16 <= end) {
         __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(in + i));
-        __m128i hit = _mm_or_si128(
-            _mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, lf)),
-            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, quote)),
-                         _mm_cmpeq_epi8(v, nul)));
+        __m128i hit =
+            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, lf)),
+                         _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, cr), _mm_cmpeq_epi8(v, quote)),
+                                      _mm_cmpeq_epi8(v, nul)));
         unsigned mask = (unsigned)_mm_movemask_epi8(hit);
         if (mask) return i + (size_t)__builtin_ctz(mask);
         i += 16;
@@ -239,9 +239,10 @@ static enum attempt parse_record(struct csv_reader *r, size_t *nfields, size_t *
                 i = j;
                 if (i >= end) {
                     if (!r->eof) return NEED_MORE;
-                    err_set(e, RC_PARSE,
-                            "%s:%llu: field %zu%s: unterminated quoted field (no closing '\"' before end of input)",
-                            r->name, (unsigned long long)r->line, nf + 1, label(r, nf, lb, sizeof(lb)));
+                    err_set(
+                        e, RC_PARSE,
+                        "%s:%llu: field %zu%s: unterminated quoted field (no closing '\"' before end of input)",
+                        r->name, (unsigned long long)r->line, nf + 1, label(r, nf, lb, sizeof(lb)));
                     return FAILED;
                 }
                 if (in[i] == '\0') {
@@ -272,10 +273,11 @@ static enum attempt parse_record(struct csv_reader *r, size_t *nfields, size_t *
                 break;
             }
             if (i < end && in[i] != ',' && in[i] != '\n' && in[i] != '\r') {
-                err_set(e, RC_PARSE,
-                        "%s:%llu: field %zu%s: unexpected character after closing quote; expected ',' or end of line",
-                        r->name, (unsigned long long)(r->line + nl), nf + 1,
-                        label(r, nf, lb, sizeof(lb)));
+                err_set(
+                    e, RC_PARSE,
+                    "%s:%llu: field %zu%s: unexpected character after closing quote; expected ',' or end of line",
+                    r->name, (unsigned long long)(r->line + nl), nf + 1,
+                    label(r, nf, lb, sizeof(lb)));
                 return FAILED;
             }
         } else {
@@ -283,10 +285,11 @@ static enum attempt parse_record(struct csv_reader *r, size_t *nfields, size_t *
             /* An unfinished field is judged only once it is whole, whatever the read size. */
             if (j >= end && !r->eof) return NEED_MORE;
             if (j < end && in[j] == '"') {
-                err_set(e, RC_PARSE,
-                        "%s:%llu: field %zu%s: '\"' inside an unquoted field; quote the whole field and write the quote as \"\"",
-                        r->name, (unsigned long long)(r->line + nl), nf + 1,
-                        label(r, nf, lb, sizeof(lb)));
+                err_set(
+                    e, RC_PARSE,
+                    "%s:%llu: field %zu%s: '\"' inside an unquoted field; quote the whole field and write the quote as \"\"",
+                    r->name, (unsigned long long)(r->line + nl), nf + 1,
+                    label(r, nf, lb, sizeof(lb)));
                 return FAILED;
             }
             if (j < end && in[j] == '\0') {
@@ -444,6 +447,7 @@ enum rc csv_expect_fields(const struct csv_reader *r, const struct csv_row *row,
                           struct err *e)
 {
     if (row->n == want) return RC_OK;
-    return err_set(e, RC_INVALID_INPUT, "%s:%llu: expected %zu fields (as in the header), found %zu",
-                   r->name, (unsigned long long)row->line, want, row->n);
+    return err_set(e, RC_INVALID_INPUT,
+                   "%s:%llu: expected %zu fields (as in the header), found %zu", r->name,
+                   (unsigned long long)row->line, want, row->n);
 }

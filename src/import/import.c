@@ -90,7 +90,7 @@ static bool parse_int64(const char *p, size_t len, int64_t *out)
  */
 static bool parse_double(const char *p, size_t len, double *out)
 {
-    static const double pow10[] = {1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7,
+    static const double pow10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                    1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
     size_t i = 0;
     bool neg = false;
@@ -147,8 +147,8 @@ struct value {
  * Check one cell against its field. On failure writes what was expected
  * into 'why' and returns false.
  */
-static bool check_value(const struct schema_field *f, const char *p, size_t len,
-                        struct value *v, char *why, size_t whylen)
+static bool check_value(const struct schema_field *f, const char *p, size_t len, struct value *v,
+                        char *why, size_t whylen)
 {
     v->is_null = false;
     if (len == 0) {
@@ -354,8 +354,7 @@ static enum rc add_interaction(struct importer *im, const struct csv_field *f,
             if (!check_value(c->field, p, len, &v, why, sizeof(why)))
                 return bad_value(im, line, k, why, e);
             if (v.i < 0)
-                return bad_value(im, line, k, "negative timestamp; expected Unix epoch seconds",
-                                 e);
+                return bad_value(im, line, k, "negative timestamp; expected Unix epoch seconds", e);
             if (v.i >= IMPORT_MS_TIMESTAMP && !im->rep->ms_timestamps++)
                 im->rep->ms_first_line = line;
             im->c_ts[n] = v.i;
@@ -369,17 +368,16 @@ static enum rc add_interaction(struct importer *im, const struct csv_field *f,
             if (len) {
                 im->c_types[n] = strmap_intern(im->types, p, len, NULL);
             } else if (!c->field->nullable) {
-                return bad_value(im, line, k, "empty event type, but the field is not nullable",
-                                 e);
+                return bad_value(im, line, k, "empty event type, but the field is not nullable", e);
             }
             break;
         case ROLE_EVENT_VALUE:
             if (!check_value(c->field, p, len, &v, why, sizeof(why)))
                 return bad_value(im, line, k, why, e);
             if (!v.is_null)
-                im->c_values[n] =
-                    c->field->type == FT_FLOAT || c->field->type == FT_DOUBLE ? (float)v.d
-                                                                               : (float)v.i;
+                im->c_values[n] = c->field->type == FT_FLOAT || c->field->type == FT_DOUBLE
+                                      ? (float)v.d
+                                      : (float)v.i;
             break;
         case ROLE_IMPRESSION:
             if ((rc = check_impression(im, line, k, p, len, e))) return rc;
@@ -387,8 +385,7 @@ static enum rc add_interaction(struct importer *im, const struct csv_field *f,
         case ROLE_EXTRA:
             if (c->role == ROLE_EXTRA && !check_value(c->field, p, len, &v, why, sizeof(why)))
                 return bad_value(im, line, k, why, e);
-            if (extra_put(&im->c_extra[c->extra_slot], len || !c->field->nullable ? p : NULL,
-                          len))
+            if (extra_put(&im->c_extra[c->extra_slot], len || !c->field->nullable ? p : NULL, len))
                 return err_set(e, RC_NOMEM, "%s:%llu: out of memory", im->src,
                                (unsigned long long)line);
             break;
@@ -547,9 +544,10 @@ static enum rc map_columns(struct importer *im, const struct csv_row *header, st
             present = im->cols[k].field == f;
         if (!present && !f->nullable) {
             buf_release(&names);
-            return err_set(e, RC_INVALID_INPUT,
-                           "%s:%llu: required column %s is missing from the header (the schema's field %s is not nullable)",
-                           im->src, (unsigned long long)header->line, f->name, f->name);
+            return err_set(
+                e, RC_INVALID_INPUT,
+                "%s:%llu: required column %s is missing from the header (the schema's field %s is not nullable)",
+                im->src, (unsigned long long)header->line, f->name, f->name);
         }
     }
     im->extra_names = buf_detach(&names, NULL);
@@ -559,9 +557,10 @@ static enum rc map_columns(struct importer *im, const struct csv_row *header, st
 static enum rc check_header(const char *src, const struct csv_row *header, struct err *e)
 {
     if (header->n == 0)
-        return err_set(e, RC_INVALID_INPUT,
-                       "%s: empty input; expected a header row naming the columns (e.g. USER_ID,ITEM_ID,TIMESTAMP)",
-                       src);
+        return err_set(
+            e, RC_INVALID_INPUT,
+            "%s: empty input; expected a header row naming the columns (e.g. USER_ID,ITEM_ID,TIMESTAMP)",
+            src);
     for (size_t k = 0; k < header->n; k++) {
         const char *name = header->fields[k].p;
         if (!header->fields[k].len)
@@ -569,9 +568,8 @@ static enum rc check_header(const char *src, const struct csv_row *header, struc
                            (unsigned long long)header->line, k + 1);
         for (size_t j = 0; j < k; j++)
             if (strcmp(header->fields[j].p, name) == 0)
-                return err_set(e, RC_INVALID_INPUT,
-                               "%s:%llu: column %zu '%s' repeats column %zu", src,
-                               (unsigned long long)header->line, k + 1, name, j + 1);
+                return err_set(e, RC_INVALID_INPUT, "%s:%llu: column %zu '%s' repeats column %zu",
+                               src, (unsigned long long)header->line, k + 1, name, j + 1);
     }
     return RC_OK;
 }
@@ -587,7 +585,8 @@ static enum rc read_file(const char *path, char **out, size_t *len, struct err *
     enum rc rc = RC_OK;
     while (!rc && (n = fread(tmp, 1, sizeof(tmp), f)) > 0)
         rc = buf_add(&b, tmp, n);
-    if (!rc && ferror(f)) rc = err_set(e, RC_IO, "%s: read error: %s", path, strerror(errno));
+    if (!rc && ferror(f))
+        rc = err_set(e, RC_IO, "%s: read error: %s", path, strerror(errno));
     else if (rc)
         rc = err_set(e, RC_INVALID_INPUT, "%s: schema longer than %d characters", path,
                      SCHEMA_MAX_JSON);
@@ -653,12 +652,11 @@ static enum rc record_job(struct importer *im, const char *job_name, const char 
     job.status = xstrdup(status);
     job.failure_reason = failure ? xstrdup(failure) : NULL;
     char *loc = data_location(im->o->input);
-    json_t *attrs = json_pack("{s:s,s:s,s:{s:s},s:s,s:I,s:I,s:I}", "jobName", job_name,
-                              "datasetArn", im->dataset.arn, "dataSource", "dataLocation", loc,
-                              "importMode", import_mode_name(im->o->mode), "rowsImported",
-                              (json_int_t)(failure ? 0 : im->rows), "newUsers",
-                              (json_int_t)im->rep->new_users, "newItems",
-                              (json_int_t)im->rep->new_items);
+    json_t *attrs = json_pack(
+        "{s:s,s:s,s:{s:s},s:s,s:I,s:I,s:I}", "jobName", job_name, "datasetArn", im->dataset.arn,
+        "dataSource", "dataLocation", loc, "importMode", import_mode_name(im->o->mode),
+        "rowsImported", (json_int_t)(failure ? 0 : im->rows), "newUsers",
+        (json_int_t)im->rep->new_users, "newItems", (json_int_t)im->rep->new_items);
     free(loc);
     char *text = json_dumps(attrs, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(attrs);
@@ -706,9 +704,10 @@ static enum rc setup_dataset(struct importer *im, const struct csv_row *header,
             free(b);
             schema_free(given);
             if (!same)
-                return err_set(e, RC_INVALID_INPUT,
-                               "%s: the %s dataset of %s already uses a different schema; schemas cannot change (import without --schema to use the stored one)",
-                               o->schema_path, dataset_type_name(o->type), o->group);
+                return err_set(
+                    e, RC_INVALID_INPUT,
+                    "%s: the %s dataset of %s already uses a different schema; schemas cannot change (import without --schema to use the stored one)",
+                    o->schema_path, dataset_type_name(o->type), o->group);
         }
         return RC_OK;
     }
@@ -751,8 +750,8 @@ static enum rc setup_dataset(struct importer *im, const struct csv_row *header,
     return rc;
 }
 
-static enum rc process_row(struct importer *im, const struct csv_field *f,
-                           const uint32_t *hashes, uint64_t line, struct err *e)
+static enum rc process_row(struct importer *im, const struct csv_field *f, const uint32_t *hashes,
+                           uint64_t line, struct err *e)
 {
     im->rows++;
     if (im->o->type == DATASET_INTERACTIONS) return add_interaction(im, f, hashes, line, e);
@@ -853,16 +852,17 @@ static enum rc run(struct importer *im, struct csv_reader *r, struct input *in, 
     bool *hash_cols = xcalloc(header.n, sizeof(bool));
     bool interactions = o->type == DATASET_INTERACTIONS;
     for (size_t k = 0; k < header.n; k++)
-        hash_cols[k] = interactions &&
-                       (im->cols[k].role == ROLE_USER_ID || im->cols[k].role == ROLE_ITEM_ID);
+        hash_cols[k] =
+            interactions && (im->cols[k].role == ROLE_USER_ID || im->cols[k].role == ROLE_ITEM_ID);
     struct rowpipe *pipe = rowpipe_start(r, header.n, hash_cols, input_offset_fn, in);
     free(hash_cols);
     const struct row_batch *b;
     while (!(rc = rowpipe_next(pipe, &b, e)) && b) {
         for (size_t i = 0; i < b->nrows && !rc; i++) {
-            if (interactions && i + PREFETCH_ROWS < b->nrows) prefetch_ids(im, b, i + PREFETCH_ROWS);
-            rc = process_row(im, b->fields + i * b->ncols, interactions ? b->hashes + i * b->ncols : NULL,
-                             b->lines[i], e);
+            if (interactions && i + PREFETCH_ROWS < b->nrows)
+                prefetch_ids(im, b, i + PREFETCH_ROWS);
+            rc = process_row(im, b->fields + i * b->ncols,
+                             interactions ? b->hashes + i * b->ncols : NULL, b->lines[i], e);
         }
         if (rc) break;
         progress_update(&prog, im->rows, b->input_offset);
@@ -876,16 +876,17 @@ static enum rc run(struct importer *im, struct csv_reader *r, struct input *in, 
     if (o->type == DATASET_INTERACTIONS && (rc = flush_chunk(im, e))) goto out;
     if (im->rows == 0 && o->mode == IMPORT_FULL && !im->rep->dataset_created) {
         /* A FULL import replaces everything: from a header-only file that is a wipe-out. */
-        rc = err_set(e, RC_INVALID_INPUT,
-                     "%s: no data rows after the header; a FULL import would empty the %s dataset (use --mode INCREMENTAL for a no-op)",
-                     im->src, dataset_type_name(o->type));
+        rc = err_set(
+            e, RC_INVALID_INPUT,
+            "%s: no data rows after the header; a FULL import would empty the %s dataset (use --mode INCREMENTAL for a no-op)",
+            im->src, dataset_type_name(o->type));
         goto out;
     }
 
     if ((rc = store_idmap_append(im->store, im->group.id, ID_USERS, im->users, im->users0, e)) ||
         (rc = store_idmap_append(im->store, im->group.id, ID_ITEMS, im->items, im->items0, e)) ||
-        (rc = store_idmap_append(im->store, im->group.id, ID_EVENT_TYPES, im->types, im->types0,
-                                 e)))
+        (rc =
+             store_idmap_append(im->store, im->group.id, ID_EVENT_TYPES, im->types, im->types0, e)))
         goto out;
     im->rep->rows = im->rows;
     im->rep->new_users = strmap_count(im->users) - im->users0;
@@ -926,9 +927,10 @@ enum rc import_run(struct store *s, const struct import_opts *o, struct import_r
     memset(rep, 0, sizeof(*rep));
     double t0 = clock_monotonic();
     if (!resource_name_valid(o->group))
-        return err_set(e, RC_INVALID_INPUT,
-                       "--dataset-group '%s' is invalid: use 1 to 63 letters, digits, '-' or '_', starting with a letter or digit",
-                       o->group);
+        return err_set(
+            e, RC_INVALID_INPUT,
+            "--dataset-group '%s' is invalid: use 1 to 63 letters, digits, '-' or '_', starting with a letter or digit",
+            o->group);
     char *job_name = o->job_name ? xstrdup(o->job_name) : make_job_name();
     if (!resource_name_valid(job_name)) {
         err_set(e, RC_INVALID_INPUT, "job name '%s' is invalid", job_name);
@@ -984,8 +986,8 @@ enum rc import_run(struct store *s, const struct import_opts *o, struct import_r
         double t_stats = clock_monotonic();
         if (!rc) rc = store_commit(s, e);
         log_debug("import", "%s rows=%llu parse+write=%.3fs stats=%.3fs commit=%.3fs",
-                  rc ? "failed" : "ok", (unsigned long long)im.rows, t_rows - t0,
-                  t_stats - t_rows, clock_monotonic() - t_stats);
+                  rc ? "failed" : "ok", (unsigned long long)im.rows, t_rows - t0, t_stats - t_rows,
+                  clock_monotonic() - t_stats);
         if (!rc) rep->dataset_arn = xstrdup(im.dataset.arn);
         if (rc) store_rollback(s);
     }

@@ -28,7 +28,7 @@ bool import_mode_parse(const char *s, enum import_mode *out);
 #define IMPORT_MS_TIMESTAMP 100000000000LL
 
 struct import_opts {
-    const char *group;       /* dataset group name; created if absent */
+    const char *group; /* dataset group name; created if absent */
     enum dataset_type type;
     const char *schema_path; /* Avro JSON file, or NULL: the dataset's schema, else inferred */
     enum import_mode mode;
@@ -48,7 +48,7 @@ struct import_report {
     uint64_t new_items;
     uint64_t ms_timestamps; /* TIMESTAMP values that look like milliseconds */
     uint64_t ms_first_line;
-    uint64_t dataset_rows; /* rows in the dataset after the import */
+    uint64_t dataset_rows;          /* rows in the dataset after the import */
     struct interaction_stats stats; /* INTERACTIONS: the whole dataset after the import */
     double seconds;
 };

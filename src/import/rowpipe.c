@@ -33,9 +33,9 @@ struct rowpipe {
     pthread_mutex_t mu;
     pthread_cond_t filled, freed;
     struct slot slots[PIPE_SLOTS];
-    size_t head, count; /* ring of filled slots: head is the oldest */
-    bool done;          /* reader finished: end of input or error */
-    bool stop;          /* importer asked the reader to stop */
+    size_t head, count;  /* ring of filled slots: head is the oldest */
+    bool done;           /* reader finished: end of input or error */
+    bool stop;           /* importer asked the reader to stop */
     bool consumer_holds; /* the importer holds the slot at head */
     enum rc rc;
     struct err err;

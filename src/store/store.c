@@ -147,8 +147,8 @@ enum rc store_resource_list(struct store *s, const char *kind, int64_t parent_id
     return s->ops->resource_list(s, kind, parent_id, out, n, e);
 }
 
-enum rc store_idmap_load(struct store *s, int64_t group_id, enum id_space space,
-                         struct strmap *map, struct err *e)
+enum rc store_idmap_load(struct store *s, int64_t group_id, enum id_space space, struct strmap *map,
+                         struct err *e)
 {
     return s->ops->idmap_load(s, group_id, space, map, e);
 }

@@ -106,8 +106,8 @@ enum id_space { ID_USERS = 0, ID_ITEMS = 1, ID_EVENT_TYPES = 2 };
  * Load the group's map for 'space' into 'map', which must be empty: after
  * the call index i of the map is the dense index i of the store.
  */
-enum rc store_idmap_load(struct store *s, int64_t group_id, enum id_space space,
-                         struct strmap *map, struct err *e);
+enum rc store_idmap_load(struct store *s, int64_t group_id, enum id_space space, struct strmap *map,
+                         struct err *e);
 /* Number of keys in the group's map for 'space' (without loading it). */
 enum rc store_idmap_count(struct store *s, int64_t group_id, enum id_space space, uint32_t *n,
                           struct err *e);
@@ -131,9 +131,9 @@ enum origin { ORIGIN_BULK = 0, ORIGIN_EVENTS = 1 };
  */
 struct interaction_chunk {
     uint32_t n;
-    const uint32_t *users; /* dense user indexes */
-    const uint32_t *items; /* dense item indexes */
-    const int64_t *ts;     /* epoch seconds */
+    const uint32_t *users;       /* dense user indexes */
+    const uint32_t *items;       /* dense item indexes */
+    const int64_t *ts;           /* epoch seconds */
     const uint32_t *event_types; /* ID_EVENT_TYPES index or EVENT_TYPE_NONE */
     const float *event_values;   /* NaN when null */
     const char *extra_columns;   /* comma-separated names; "" when none */

@@ -35,13 +35,11 @@ struct store_ops {
                                    const struct interaction_chunk *c, struct err *e);
     enum rc (*interactions_delete)(struct store *s, int64_t dataset_id, enum origin origin,
                                    struct err *e);
-    enum rc (*interactions_scan)(struct store *s, int64_t dataset_id, store_chunk_fn fn,
-                                 void *ctx, struct err *e);
-    enum rc (*interactions_count)(struct store *s, int64_t dataset_id, uint64_t *n,
-                                  struct err *e);
-    enum rc (*entity_upsert)(struct store *s, int64_t dataset_id, uint32_t idx,
-                             enum origin origin, int64_t created_ts, const char *json,
-                             size_t json_len, struct err *e);
+    enum rc (*interactions_scan)(struct store *s, int64_t dataset_id, store_chunk_fn fn, void *ctx,
+                                 struct err *e);
+    enum rc (*interactions_count)(struct store *s, int64_t dataset_id, uint64_t *n, struct err *e);
+    enum rc (*entity_upsert)(struct store *s, int64_t dataset_id, uint32_t idx, enum origin origin,
+                             int64_t created_ts, const char *json, size_t json_len, struct err *e);
     enum rc (*entity_delete_all)(struct store *s, int64_t dataset_id, enum origin origin,
                                  struct err *e);
     enum rc (*entity_count)(struct store *s, int64_t dataset_id, uint64_t *n, struct err *e);
@@ -51,8 +49,8 @@ struct store_ops {
 
 struct store {
     const struct store_ops *ops;
-    char *dir;      /* data directory, owned */
-    char *db_path;  /* owned */
+    char *dir;       /* data directory, owned */
+    char *db_path;   /* owned */
     char *partition; /* ARN parts, owned */
     char *region;
     char *account;

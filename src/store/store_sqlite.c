@@ -111,7 +111,8 @@ static const char *const stmt_sql[Q__COUNT] = {
                   " ORDER BY first_idx",
     [Q_ID_APPEND] = "INSERT INTO id_chunks(group_id, space, first_idx, count, data)"
                     " VALUES (?1, ?2, ?3, ?4, ?5)",
-    [Q_ID_COUNT] = "SELECT coalesce(sum(count), 0) FROM id_chunks WHERE group_id = ?1 AND space = ?2",
+    [Q_ID_COUNT] =
+        "SELECT coalesce(sum(count), 0) FROM id_chunks WHERE group_id = ?1 AND space = ?2",
     [Q_IA_APPEND] = "INSERT INTO interaction_chunks(dataset_id, origin, nrows, min_ts, max_ts,"
                     " users, items, ts, event_types, event_values, extra_columns, extra)"
                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
@@ -198,9 +199,10 @@ static enum rc migrate(struct store *s, struct err *e)
     if (sqlite3_step(st) == SQLITE_ROW) version = sqlite3_column_int(st, 0);
     sqlite3_finalize(st);
     if (version > SCHEMA_VERSION)
-        return err_set(e, RC_DB,
-                       "store: %s has schema version %d, newer than this savor supports (%d); upgrade savor",
-                       s->db_path, version, SCHEMA_VERSION);
+        return err_set(
+            e, RC_DB,
+            "store: %s has schema version %d, newer than this savor supports (%d); upgrade savor",
+            s->db_path, version, SCHEMA_VERSION);
     for (int v = version; v < SCHEMA_VERSION; v++) {
         enum rc rc = exec(s, "BEGIN IMMEDIATE", e);
         if (rc) return rc;
@@ -236,7 +238,8 @@ static enum rc sq_open(struct store *s, struct err *e)
      * leaves the last committed state.
      */
     /* Large pages: interaction chunks are 100s of KB, so fewer, larger writes. */
-    if ((rc = exec(s, "PRAGMA page_size=65536", e)) || (rc = exec(s, "PRAGMA journal_mode=WAL", e)) ||
+    if ((rc = exec(s, "PRAGMA page_size=65536", e)) ||
+        (rc = exec(s, "PRAGMA journal_mode=WAL", e)) ||
         (rc = exec(s, "PRAGMA synchronous=FULL", e)) ||
         (rc = exec(s, "PRAGMA cache_size=-65536", e)))
         goto fail;
@@ -468,8 +471,8 @@ static enum rc sq_idmap_load(struct store *s, int64_t group_id, enum id_space sp
     return rc;
 }
 
-static enum rc sq_idmap_count(struct store *s, int64_t group_id, enum id_space space,
-                              uint32_t *n, struct err *e)
+static enum rc sq_idmap_count(struct store *s, int64_t group_id, enum id_space space, uint32_t *n,
+                              struct err *e)
 {
     sqlite3_stmt *st = stmt(s, Q_ID_COUNT, e);
     if (!st) return RC_DB;
