@@ -6,6 +6,7 @@
  */
 #include "common/base.h"
 #include "cli/cli.h"
+#include "models/blas.h"
 
 #include <getopt.h>
 #include <malloc.h>
@@ -40,7 +41,8 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
-        printf("savor %s\n", SAVOR_VERSION);
+        blas_select_kernels(argv);
+        printf("savor %s\nblas: OpenBLAS, %s kernels\n", SAVOR_VERSION, blas_core_name());
         return 0;
     }
     /*
