@@ -1,0 +1,61 @@
+/*
+ * weighting.h: how interactions become a user's affinity for an item.
+ *
+ * For each event e of user u on item i (see docs/recipes.md):
+ *   skipped   if the solution trains on one eventType and e is of another,
+ *             or if eventValueThreshold is set and e's value is below it
+ *             (or missing);
+ *   b_e     = type_weight(e.type)                      (1 unless configured)
+ *           * value_factor(e)                          (e.value / mean value of
+ *                                                       e's type, when the type
+ *                                                       has values; else 1)
+ *           * 0.5 ^ ((t_last - e.ts) / half_life)      (when recency is on)
+ *   w_ui    = log(1 + sum_e b_e)                       (repeats add, with
+ *                                                       diminishing returns)
+ * so raising EVENT_VALUE or repeating an event always raises w_ui.
+ */
+#ifndef SAVOR_WEIGHTING_H
+#define SAVOR_WEIGHTING_H
+
+#include "common/base.h"
+#include "common/strmap.h"
+#include "models/csr.h"
+#include "store/store.h"
+
+#define WEIGHTING_MAX_TYPES 64
+
+struct weighting {
+    char *event_type;         /* train on this EVENT_TYPE only; NULL = all (owned) */
+    bool has_value_threshold; /* eventValueThreshold given */
+    double value_threshold;
+    bool use_values;                       /* scale by EVENT_VALUE (default true) */
+    double half_life_days;                 /* recency decay; 0 = off (default) */
+    size_t ntype_weights;                  /* per-event-type weights (default 1) */
+    char *type_names[WEIGHTING_MAX_TYPES]; /* owned */
+    double type_weights[WEIGHTING_MAX_TYPES];
+};
+
+void weighting_init(struct weighting *w);
+void weighting_release(struct weighting *w);
+/* Set the weight of one event type (copied name); RC_INVALID_INPUT if w < 0 or too many. */
+enum rc weighting_set_type_weight(struct weighting *w, const char *type, double weight,
+                                  struct err *e);
+
+/*
+ * The training matrix of a dataset group's interactions: users x items of
+ * w_ui, with the group's ID maps (dense indexes = matrix rows and columns).
+ */
+struct train_data {
+    struct csr *ui;       /* owned */
+    struct strmap *users; /* owned: index -> USER_ID */
+    struct strmap *items; /* owned */
+    uint64_t events_used; /* events that passed the filters */
+    uint64_t events_total;
+    int64_t last_ts; /* newest event used */
+};
+
+enum rc train_data_load(struct store *s, int64_t group_id, int64_t dataset_id,
+                        const struct weighting *w, struct train_data *out, struct err *e);
+void train_data_release(struct train_data *d);
+
+#endif
