@@ -28,17 +28,6 @@ static const char usage[] =
     "      --seed N              random seed (default 42)\n"
     "      --generate-only       write the CSV files, do not import them\n" CLI_COMMON_HELP;
 
-static uint64_t parse_count(const char *opt, const char *arg, uint64_t max)
-{
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(arg, &end, 10);
-    if (errno || end == arg || *end || arg[0] == '-' || v > max)
-        cli_usage_error("demo", "--%s '%s': expected a whole number up to %llu", opt, arg,
-                        (unsigned long long)max);
-    return v;
-}
-
 static void import_file(struct store *s, const char *group, enum dataset_type t, const char *path)
 {
     struct import_opts o = {0};
@@ -84,19 +73,19 @@ int cmd_demo(int argc, char **argv)
             csv_dir = optarg;
             break;
         case O_USERS:
-            d.users = (uint32_t)parse_count("users", optarg, 10000000);
+            d.users = (uint32_t)cli_parse_count("demo", "users", optarg, DEMO_MAX_USERS);
             break;
         case O_ITEMS:
-            d.items = (uint32_t)parse_count("items", optarg, 10000000);
+            d.items = (uint32_t)cli_parse_count("demo", "items", optarg, DEMO_MAX_ITEMS);
             break;
         case O_CREATORS:
-            d.creators = (uint32_t)parse_count("creators", optarg, 10000000);
+            d.creators = (uint32_t)cli_parse_count("demo", "creators", optarg, DEMO_MAX_ITEMS);
             break;
         case O_EVENTS:
-            d.events = parse_count("events", optarg, 1000000000);
+            d.events = cli_parse_count("demo", "events", optarg, DEMO_MAX_EVENTS);
             break;
         case O_SEED:
-            d.seed = parse_count("seed", optarg, UINT64_MAX);
+            d.seed = cli_parse_count("demo", "seed", optarg, UINT64_MAX);
             break;
         case O_GEN:
             generate_only = true;
@@ -107,16 +96,18 @@ int cmd_demo(int argc, char **argv)
     }
     if (optind != argc) cli_usage_error("demo", "unexpected argument '%s'", argv[optind]);
 
-    struct store *s = generate_only ? NULL : cli_open_store();
     if (!csv_dir && mkdir(cli_data_dir(), 0755) != 0 && errno != EEXIST)
         cli_die("%s: %s", cli_data_dir(), strerror(errno));
     char *dir = csv_dir ? xstrdup(csv_dir) : xasprintf("%s/demo-csv", cli_data_dir());
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) cli_die("%s: %s", dir, strerror(errno));
     struct err e = ERR_INIT;
+    struct store *s = NULL;
     if (demo_generate(dir, &d, &e)) cli_die("%s", e.msg);
     printf("demo data: %u users, %u works, %u creators, %llu events written to %s\n", d.users,
            d.items, d.creators, (unsigned long long)d.events, dir);
     if (!generate_only) {
+        /* Opened only now: bad options above leave no data directory behind. */
+        s = cli_open_store();
         static const struct {
             enum dataset_type type;
             const char *file;

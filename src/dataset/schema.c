@@ -835,6 +835,16 @@ static void column_scan(const char *const *sample, size_t nrows, size_t ncols, s
  *     case), else the one with the longest mean sample length over 100 bytes
  *     (the first on a tie). Every other string column stays categorical.
  */
+/* Whether column c has a sample value longer than a categorical value may be. */
+static bool has_long_value(const char *const *sample, size_t nrows, size_t ncols, size_t c)
+{
+    for (size_t r = 0; r < nrows; r++) {
+        const char *v = sample[r * ncols + c];
+        if (v && strlen(v) > SCHEMA_CATEGORICAL_MAX_BYTES) return true;
+    }
+    return false;
+}
+
 enum rc schema_infer(enum dataset_type t, const char *const *names, size_t ncols,
                      const char *const *sample, size_t nrows, struct schema **out, struct err *e)
 {
@@ -910,7 +920,8 @@ enum rc schema_infer(enum dataset_type t, const char *const *names, size_t ncols
             continue;
         }
         f->type = FT_STRING;
-        f->categorical = true;
+        /* Values too long to be categories would fail the import: keep them as plain text. */
+        f->categorical = !has_long_value(sample, nrows, ncols, c);
         if (t != DATASET_ITEMS || textual_by_name) continue;
         if (strcasestr(names[c], "DESCRIPTION")) {
             textual = c;

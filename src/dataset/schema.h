@@ -29,6 +29,7 @@ const char *field_type_name(enum field_type t);
 #define SCHEMA_MAX_JSON     20000 /* CreateSchema.schema max length */
 #define SCHEMA_MAX_FIELDS   100
 #define SCHEMA_MAX_NAME_LEN 127
+#define SCHEMA_CATEGORICAL_MAX_BYTES 1000 /* one categorical value (or IMPRESSION list) */
 
 struct schema_field {
     char *name; /* owned */

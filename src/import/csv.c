@@ -107,7 +107,7 @@ struct csv_reader *csv_reader_new_memory(const char *data, size_t len, const cha
 {
     struct csv_reader *r = csv_reader_new(memory_read, NULL, name);
     r->ctx = r;
-    /* Small inputs (fuzzing, tests) need no 1 MiB window; refill() grows it on demand. */
+    /* Small inputs (fuzzing, tests) need no full-size window; refill() grows it on demand. */
     if (len + 1 < r->in_alloc) {
         r->in_alloc = len + 1 < 4096 ? 4096 : len + 1;
         r->in = xrealloc(r->in, r->in_alloc);
@@ -418,7 +418,8 @@ enum rc csv_next(struct csv_reader *r, struct csv_row *row, struct err *e)
         enum attempt a = parse_record(r, &nf, &next, &lines, e);
         if (a == FAILED) return e ? e->rc : RC_PARSE;
         if (a == NEED_MORE) {
-            if (r->end - r->pos > CSV_MAX_RECORD_BYTES)
+            /* +2: the line end is not part of the record (the exact check is below). */
+            if (r->end - r->pos > CSV_MAX_RECORD_BYTES + 2)
                 return err_set(e, RC_LIMIT_EXCEEDED, "%s:%llu: record longer than %u bytes",
                                r->name, (unsigned long long)r->line, CSV_MAX_RECORD_BYTES);
             rc = refill(r, e);

@@ -28,7 +28,6 @@
 #include <unistd.h>
 
 #define IMPORT_CHUNK          65536
-#define CATEGORICAL_MAX_BYTES 1000 /* Personalize: categorical values and impressions */
 
 const char *import_mode_name(enum import_mode m)
 {
@@ -162,9 +161,9 @@ static bool check_value(const struct schema_field *f, const char *p, size_t len,
     }
     switch (f->type) {
     case FT_STRING:
-        if (f->categorical && len > CATEGORICAL_MAX_BYTES) {
+        if (f->categorical && len > SCHEMA_CATEGORICAL_MAX_BYTES) {
             snprintf(why, whylen, "categorical value of %zu bytes; the limit is %d", len,
-                     CATEGORICAL_MAX_BYTES);
+                     SCHEMA_CATEGORICAL_MAX_BYTES);
             return false;
         }
         return true;
@@ -317,10 +316,10 @@ static enum rc check_impression(struct importer *im, uint64_t line, size_t col, 
             start = i + 1;
         }
     }
-    if (len > CATEGORICAL_MAX_BYTES) {
+    if (len > SCHEMA_CATEGORICAL_MAX_BYTES) {
         char why[96];
         snprintf(why, sizeof(why), "impression list of %zu bytes; the limit is %d", len,
-                 CATEGORICAL_MAX_BYTES);
+                 SCHEMA_CATEGORICAL_MAX_BYTES);
         return bad_value(im, line, col, why, e);
     }
     return RC_OK;

@@ -998,6 +998,18 @@ static void test_infer_users_and_no_samples(void **state)
     s = infer_ok(DATASET_ITEMS, inames, 2, NULL, 0);
     assert_field(s, "DESCRIPTION", FT_STRING, true, true, false);
     schema_free(s);
+
+    /* A value longer than a category may be makes a plain string, so the import can take it. */
+    char *bio = xmalloc(SCHEMA_CATEGORICAL_MAX_BYTES + 2);
+    memset(bio, 'x', SCHEMA_CATEGORICAL_MAX_BYTES + 1);
+    bio[SCHEMA_CATEGORICAL_MAX_BYTES + 1] = '\0';
+    const char *bnames[] = {"USER_ID", "BIO", "CITY"};
+    const char *bsample[] = {"u1", bio, "Seoul", "u2", "short", "Busan"};
+    s = infer_ok(DATASET_USERS, bnames, 3, bsample, 2);
+    assert_field(s, "BIO", FT_STRING, true, false, false);
+    assert_field(s, "CITY", FT_STRING, true, true, false);
+    schema_free(s);
+    free(bio);
 }
 
 static void test_infer_errors(void **state)
