@@ -15,6 +15,9 @@ static const struct command commands[] = {
     {"import", cmd_import, "import a CSV file into a dataset (creates the dataset group)"},
     {"describe", cmd_describe, "show dataset groups, datasets and import jobs as JSON"},
     {"demo", cmd_demo, "generate the demo creators' platform dataset and import it"},
+    {"train", cmd_train, "train a solution version of a recipe on a dataset group"},
+    {"recommend", cmd_recommend, "recommendations for a user or related to an item (JSON)"},
+    {"rank", cmd_rank, "rerank items for a user (JSON)"},
 };
 
 static void print_usage(FILE *out)
@@ -31,6 +34,7 @@ static void print_usage(FILE *out)
 
 int main(int argc, char **argv)
 {
+    cli_argv = argv;
     if (argc < 2) {
         print_usage(stderr);
         return EXIT_USAGE;

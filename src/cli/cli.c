@@ -5,10 +5,23 @@
 #include "cli/cli.h"
 #include "common/log.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <time.h>
 
 static const char *data_dir_opt;
+char **cli_argv;
+
+uint64_t cli_parse_count(const char *cmd, const char *opt, const char *arg, uint64_t max)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(arg, &end, 10);
+    if (errno || end == arg || *end || arg[0] == '-' || v > max)
+        cli_usage_error(cmd, "--%s '%s': expected a whole number up to %llu", opt, arg,
+                        (unsigned long long)max);
+    return v;
+}
 
 bool cli_common_option(int opt, const char *arg, const char *usage)
 {

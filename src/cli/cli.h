@@ -27,6 +27,15 @@ struct command {
 int cmd_import(int argc, char **argv);
 int cmd_describe(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_recommend(int argc, char **argv);
+int cmd_rank(int argc, char **argv);
+
+/* The process's argv as main() got it (for re-executing, see models/blas.h). */
+extern char **cli_argv;
+
+/* Parse a whole number 0..max for option --'opt' or exit 2 naming it. */
+uint64_t cli_parse_count(const char *cmd, const char *opt, const char *arg, uint64_t max);
 
 /* Options every command accepts; add CLI_COMMON_OPTIONS to a getopt_long table. */
 enum { OPT_DATA_DIR = 1000, OPT_LOG_LEVEL, OPT_HELP };

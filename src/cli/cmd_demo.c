@@ -7,6 +7,8 @@
 #include "common/base.h"
 #include "cli/cli.h"
 #include "demo/demo_data.h"
+#include "models/blas.h"
+#include "models/engine.h"
 
 #include <errno.h>
 #include <sys/stat.h>
@@ -16,8 +18,9 @@ static const char usage[] =
     "                  [--creators N] [--events N] [--seed N] [--generate-only]\n"
     "\n"
     "Generate the demo dataset (a creators' platform: works in genres by creators,\n"
-    "readers with tastes, view/like/subscribe events) as Personalize CSV files and\n"
-    "import it into a dataset group (default 'demo').\n"
+    "readers with tastes, view/like/subscribe events) as Personalize CSV files, import\n"
+    "it into a dataset group (default 'demo') and train aws-user-personalization and\n"
+    "aws-sims solution versions on it.\n"
     "\n"
     "  -g, --dataset-group NAME  dataset group to import into (default demo)\n"
     "      --csv-dir DIR         where to write the CSV files (default DATA_DIR/demo-csv)\n"
@@ -43,8 +46,21 @@ static void import_file(struct store *s, const char *group, enum dataset_type t,
     import_report_release(&rep);
 }
 
+static char *train(struct store *s, const char *group, const char *recipe)
+{
+    struct train_request r = {0};
+    r.group = group;
+    r.recipe = recipe;
+    r.progress = stderr;
+    char *arn = NULL;
+    struct err e = ERR_INIT;
+    if (engine_train(s, &r, &arn, &e)) cli_die("%s", e.msg);
+    return arn;
+}
+
 int cmd_demo(int argc, char **argv)
 {
+    blas_select_kernels(cli_argv);
     enum { O_CSV = 1, O_USERS, O_ITEMS, O_CREATORS, O_EVENTS, O_SEED, O_GEN };
     static const struct option opts[] = {
         {"dataset-group", required_argument, NULL, 'g'},
@@ -121,9 +137,21 @@ int cmd_demo(int argc, char **argv)
             import_file(s, group, files[i].type, path);
             free(path);
         }
-        printf("\ndataset group '%s' is ready in %s.\n"
-               "next: savor describe --data-dir %s --dataset-group %s\n",
-               group, cli_data_dir(), cli_data_dir(), group);
+        /* Train the two models a reader sees first: "for you" and "more like this". */
+        char *up = train(s, group, "aws-user-personalization");
+        char *sims = train(s, group, "aws-sims");
+        const char *dd = cli_data_dir();
+        printf(
+            "\ndataset group '%s' is ready in %s, with two trained solution versions:\n"
+            "  works for a reader:  %s\n"
+            "  more like a work:    %s\n\n"
+            "try:\n"
+            "  savor recommend --data-dir %s --solution-version %s --user user-00042 -n 5 --explain\n"
+            "  savor recommend --data-dir %s --solution-version %s --item work-00007 -n 5\n"
+            "  savor describe --data-dir %s --dataset-group %s\n",
+            group, dd, up, sims, dd, up, dd, sims, dd, group);
+        free(up);
+        free(sims);
     }
     free(dir);
     store_close(s);

@@ -7,6 +7,7 @@
 #include "common/base.h"
 #include "cli/cli.h"
 #include "dataset/dataset.h"
+#include "models/engine.h"
 
 #include <jansson.h>
 
@@ -14,7 +15,7 @@ static const char usage[] =
     "usage: savor describe [--dataset-group NAME]\n"
     "\n"
     "Print the dataset groups (or just NAME), their datasets with schemas and\n"
-    "statistics, and their import jobs, as JSON.\n"
+    "statistics, their import jobs, and their solutions and solution versions, as JSON.\n"
     "\n"
     "  -g, --dataset-group NAME  only this dataset group\n" CLI_COMMON_HELP;
 
@@ -84,6 +85,27 @@ static json_t *describe_group(struct store *s, const struct resource *g)
     }
     resource_list_free(ds, nds);
     json_object_set_new(gj, "datasets", datasets);
+
+    /* Solutions and their versions (as DescribeSolution / DescribeSolutionVersion). */
+    json_t *solutions = json_array();
+    struct resource *ss;
+    size_t nss;
+    if (store_resource_list(s, KIND_SOLUTION, g->id, &ss, &nss, &e)) cli_die("%s", e.msg);
+    for (size_t i = 0; i < nss; i++) {
+        json_t *sj = base_json(&ss[i], "solutionArn", "name");
+        json_t *versions = json_array();
+        struct resource *vs;
+        size_t nvs;
+        if (store_resource_list(s, KIND_SOLUTION_VERSION, ss[i].id, &vs, &nvs, &e))
+            cli_die("%s", e.msg);
+        for (size_t k = 0; k < nvs; k++)
+            json_array_append_new(versions, base_json(&vs[k], "solutionVersionArn", "versionId"));
+        resource_list_free(vs, nvs);
+        json_object_set_new(sj, "solutionVersions", versions);
+        json_array_append_new(solutions, sj);
+    }
+    resource_list_free(ss, nss);
+    json_object_set_new(gj, "solutions", solutions);
     return gj;
 }
 

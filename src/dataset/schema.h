@@ -26,9 +26,9 @@ enum field_type { FT_STRING = 0, FT_INT, FT_LONG, FT_FLOAT, FT_DOUBLE, FT_BOOLEA
 const char *field_type_name(enum field_type t);
 
 /* Limits (documented in docs/datasets.md). */
-#define SCHEMA_MAX_JSON     20000 /* CreateSchema.schema max length */
-#define SCHEMA_MAX_FIELDS   100
-#define SCHEMA_MAX_NAME_LEN 127
+#define SCHEMA_MAX_JSON              20000 /* CreateSchema.schema max length */
+#define SCHEMA_MAX_FIELDS            100
+#define SCHEMA_MAX_NAME_LEN          127
 #define SCHEMA_CATEGORICAL_MAX_BYTES 1000 /* one categorical value (or IMPRESSION list) */
 
 struct schema_field {

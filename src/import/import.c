@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define IMPORT_CHUNK          65536
+#define IMPORT_CHUNK 65536
 
 const char *import_mode_name(enum import_mode m)
 {

@@ -1,0 +1,125 @@
+/*
+ * cmd_recommend.c: `savor recommend` and `savor rank`, answers from a
+ * solution version as JSON shaped like GetRecommendations and
+ * GetPersonalizedRanking.
+ */
+#include "common/base.h"
+#include "cli/cli.h"
+#include "models/blas.h"
+#include "models/engine.h"
+
+#include <jansson.h>
+
+static const char recommend_usage[] =
+    "usage: savor recommend --solution-version ARN (--user ID | --item ID) [-n 25] [--explain]\n"
+    "\n"
+    "Print recommendations as JSON ({\"itemList\": [{\"itemId\", \"score\"}, ...]}):\n"
+    "for a user (user-personalization, popularity-count) or related to an item (sims).\n"
+    "Only items with interaction data are recommended; a user the model has not seen\n"
+    "gets popular items. --explain adds, per item, the history items that contributed\n"
+    "most to its score and their shares of it.\n"
+    "\n"
+    "  -v, --solution-version ARN  the trained version (printed by savor train)\n"
+    "  -u, --user ID               recommend for this user\n"
+    "  -i, --item ID               recommend items related to this item\n"
+    "  -n, --num-results N         how many (default 25, at most 500)\n"
+    "      --explain               include explanations\n" CLI_COMMON_HELP;
+
+static const char rank_usage[] =
+    "usage: savor rank --solution-version ARN --user ID [--explain] ITEM...\n"
+    "\n"
+    "Rerank ITEMs for the user and print {\"personalizedRanking\": [...]} as JSON.\n"
+    "Items the model does not know go last, without a score (as Personalize does).\n"
+    "At most 500 items.\n"
+    "\n"
+    "  -v, --solution-version ARN  the trained version\n"
+    "  -u, --user ID               the user\n"
+    "      --explain               include explanations\n" CLI_COMMON_HELP;
+
+static void print_json(json_t *doc)
+{
+    json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(7));
+    fputc('\n', stdout);
+}
+
+static int run(int argc, char **argv, bool rank)
+{
+    blas_select_kernels(cli_argv);
+    const char *cmd = rank ? "rank" : "recommend";
+    const char *usage = rank ? rank_usage : recommend_usage;
+    enum { OPT_EXPLAIN = 1 };
+    static const struct option opts[] = {
+        {"solution-version", required_argument, NULL, 'v'},
+        {"user", required_argument, NULL, 'u'},
+        {"item", required_argument, NULL, 'i'},
+        {"num-results", required_argument, NULL, 'n'},
+        {"explain", no_argument, NULL, OPT_EXPLAIN},
+        CLI_COMMON_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    const char *arn = NULL, *user = NULL, *item = NULL;
+    size_t n = 25;
+    bool explain = false;
+    int c;
+    while ((c = getopt_long(argc, argv, rank ? "v:u:" : "v:u:i:n:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'v':
+            arn = optarg;
+            break;
+        case 'u':
+            user = optarg;
+            break;
+        case 'i':
+            if (rank) cli_bad_option(cmd, argv);
+            item = optarg;
+            break;
+        case 'n':
+            if (rank) cli_bad_option(cmd, argv);
+            n = (size_t)cli_parse_count(cmd, "num-results", optarg, 500);
+            if (n == 0) cli_usage_error(cmd, "--num-results must be between 1 and 500");
+            break;
+        case OPT_EXPLAIN:
+            explain = true;
+            break;
+        default:
+            if (!cli_common_option(c, optarg, usage)) cli_bad_option(cmd, argv);
+        }
+    }
+    if (!arn) cli_usage_error(cmd, "--solution-version is required");
+    if (rank) {
+        if (!user) cli_usage_error(cmd, "--user is required");
+        if (optind == argc) cli_usage_error(cmd, "give the items to rank");
+        if (argc - optind > 500) cli_usage_error(cmd, "at most 500 items can be ranked");
+    } else {
+        if (!user == !item) cli_usage_error(cmd, "give exactly one of --user and --item");
+        if (optind != argc) cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
+    }
+
+    struct store *s = cli_open_store();
+    struct err e = ERR_INIT;
+    struct model *m;
+    if (model_open_version(s, arn, &m, &e)) {
+        store_close(s);
+        cli_die("%s", e.msg);
+    }
+    json_t *doc = NULL;
+    enum rc rc = rank ? model_rank(m, user, (const char *const *)argv + optind,
+                                   (size_t)(argc - optind), explain, &doc, &e)
+                      : model_recommend(m, user, item, n, explain, &doc, &e);
+    model_close(m);
+    store_close(s);
+    if (rc) cli_die("%s", e.msg);
+    print_json(doc);
+    json_decref(doc);
+    return 0;
+}
+
+int cmd_recommend(int argc, char **argv)
+{
+    return run(argc, argv, false);
+}
+
+int cmd_rank(int argc, char **argv)
+{
+    return run(argc, argv, true);
+}

@@ -1,0 +1,86 @@
+/*
+ * cmd_train.c: `savor train`, a solution version from a dataset group.
+ */
+#include "common/base.h"
+#include "cli/cli.h"
+#include "models/blas.h"
+#include "models/engine.h"
+
+static const char usage[] =
+    "usage: savor train --dataset-group NAME --recipe RECIPE [--param KEY=VALUE]...\n"
+    "                   [--solution NAME] [--threads N]\n"
+    "\n"
+    "Train a solution version of RECIPE on the dataset group's interactions and print\n"
+    "its ARN. Recipes: aws-user-personalization(-v2), aws-personalized-ranking(-v2),\n"
+    "aws-popularity-count, aws-sims (names or arn:aws:personalize:::recipe/... ARNs).\n"
+    "\n"
+    "  -g, --dataset-group NAME  dataset group to train on\n"
+    "  -r, --recipe RECIPE       recipe name or ARN\n"
+    "  -p, --param KEY=VALUE     a hyperparameter (the recipe's, or Personalize's name\n"
+    "                            for it) or a solution setting: eventType,\n"
+    "                            eventValueThreshold, useEventValues, recencyHalfLifeDays,\n"
+    "                            eventWeight.TYPE (see docs/recipes.md); repeatable\n"
+    "  -s, --solution NAME       solution name (default GROUP-RECIPE)\n"
+    "      --threads N           worker threads (default: all CPUs)\n" CLI_COMMON_HELP;
+
+int cmd_train(int argc, char **argv)
+{
+    blas_select_kernels(cli_argv);
+    enum { OPT_THREADS = 1 };
+    static const struct option opts[] = {
+        {"dataset-group", required_argument, NULL, 'g'},
+        {"recipe", required_argument, NULL, 'r'},
+        {"param", required_argument, NULL, 'p'},
+        {"solution", required_argument, NULL, 's'},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        CLI_COMMON_OPTIONS,
+        {NULL, 0, NULL, 0},
+    };
+    struct train_request r = {0};
+    struct param_kv *kv = xcalloc((size_t)argc + 1, sizeof(*kv));
+    int c;
+    while ((c = getopt_long(argc, argv, "g:r:p:s:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'g':
+            r.group = optarg;
+            break;
+        case 'r':
+            r.recipe = optarg;
+            break;
+        case 'p': {
+            char *eq = strchr(optarg, '=');
+            if (!eq || eq == optarg)
+                cli_usage_error("train", "--param '%s': expected KEY=VALUE", optarg);
+            *eq = '\0';
+            kv[r.nkv].key = optarg;
+            kv[r.nkv].value = eq + 1;
+            r.nkv++;
+            break;
+        }
+        case 's':
+            r.solution = optarg;
+            break;
+        case OPT_THREADS:
+            r.threads = (int)cli_parse_count("train", "threads", optarg, 256);
+            break;
+        default:
+            if (!cli_common_option(c, optarg, usage)) cli_bad_option("train", argv);
+        }
+    }
+    if (!r.group) cli_usage_error("train", "--dataset-group is required");
+    if (!r.recipe) cli_usage_error("train", "--recipe is required");
+    if (optind != argc) cli_usage_error("train", "unexpected argument '%s'", argv[optind]);
+    r.kv = kv;
+    r.progress = stderr;
+
+    struct store *s = cli_open_store();
+    struct err e = ERR_INIT;
+    char *arn = NULL;
+    enum rc rc = engine_train(s, &r, &arn, &e);
+    free(kv);
+    store_close(s);
+    if (rc) cli_die("%s", e.msg);
+    printf("%s\n", arn);
+    free(arn);
+    return 0;
+}

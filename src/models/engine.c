@@ -1,0 +1,658 @@
+/*
+ * engine.c: solution versions (training, model files, resources) and the
+ * answers from a trained model (top-k, ranking, explanations).
+ */
+#include "common/base.h"
+#include "models/engine.h"
+#include "common/clock.h"
+#include "dataset/dataset.h"
+#include "models/modelfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MODEL_FORMAT_KIND_VERSION 1
+#define EXPLAIN_TOP               3 /* history items shown per recommended item */
+
+/* ---- Solution-level settings ---------------------------------------------- */
+
+/* Split kv into the weighting (solution settings) and the recipe's own hyperparameters. */
+static enum rc split_settings(const struct param_kv *kv, size_t n, struct weighting *w,
+                              struct param_kv *rest, size_t *nrest, json_t *config, struct err *e)
+{
+    *nrest = 0;
+    for (size_t k = 0; k < n; k++) {
+        const char *key = kv[k].key, *val = kv[k].value;
+        char *end;
+        if (strcmp(key, "eventType") == 0) {
+            free(w->event_type);
+            w->event_type = xstrdup(val);
+        } else if (strcmp(key, "eventValueThreshold") == 0) {
+            errno = 0;
+            w->value_threshold = strtod(val, &end);
+            if (errno || end == val || *end || !isfinite(w->value_threshold))
+                return err_set(e, RC_INVALID_INPUT, "eventValueThreshold: '%s' is not a number",
+                               val);
+            w->has_value_threshold = true;
+        } else if (strcmp(key, "useEventValues") == 0) {
+            if (strcmp(val, "true") && strcmp(val, "false"))
+                return err_set(e, RC_INVALID_INPUT,
+                               "useEventValues: '%s' is not a boolean; expected true or false",
+                               val);
+            w->use_values = strcmp(val, "true") == 0;
+        } else if (strcmp(key, "recencyHalfLifeDays") == 0) {
+            errno = 0;
+            w->half_life_days = strtod(val, &end);
+            if (errno || end == val || *end || !(w->half_life_days >= 0) ||
+                !isfinite(w->half_life_days))
+                return err_set(
+                    e, RC_INVALID_INPUT,
+                    "recencyHalfLifeDays: '%s' is not a number >= 0 (0 turns recency off)", val);
+        } else if (strncmp(key, "eventWeight.", 12) == 0) {
+            errno = 0;
+            double weight = strtod(val, &end);
+            if (errno || end == val || *end)
+                return err_set(e, RC_INVALID_INPUT, "%s: '%s' is not a number", key, val);
+            enum rc rc = weighting_set_type_weight(w, key + 12, weight, e);
+            if (rc) return rc;
+        } else {
+            rest[(*nrest)++] = kv[k];
+            continue;
+        }
+        json_object_set_new(config, key, json_string(val));
+    }
+    return RC_OK;
+}
+
+/* ---- Resources ------------------------------------------------------------ */
+
+static char *attrs_text(json_t *o)
+{
+    char *t = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *copy = xstrdup(t ? t : "{}");
+    free(t);
+    return copy;
+}
+
+/* A version id: 8 hex digits, from the clock and the process (unique in practice). */
+static void version_id(char out[9])
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t x =
+        (uint64_t)ts.tv_sec * 1000000007ULL ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 32);
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    snprintf(out, 9, "%08x", (unsigned)(x & 0xffffffffu));
+}
+
+static enum rc ensure_solution(struct store *s, const struct resource *group, const char *name,
+                               const struct recipe *recipe, json_t *config, struct resource *out,
+                               struct err *e)
+{
+    char *arn = store_arn(s, KIND_SOLUTION, name);
+    enum rc rc = store_resource_get(s, arn, out, NULL);
+    if (rc == RC_OK) {
+        json_t *a = json_loads(out->attrs, 0, NULL);
+        const char *have = a ? json_string_value(json_object_get(a, "recipeArn")) : NULL;
+        char *want = xasprintf("arn:aws:personalize:::recipe/%s", recipe->name);
+        bool same = have && strcmp(have, want) == 0 && out->parent_id == group->id;
+        free(want);
+        json_decref(a);
+        free(arn);
+        if (!same) {
+            resource_release(out);
+            return err_set(
+                e, RC_ALREADY_EXISTS,
+                "solution %s already exists with another recipe or dataset group; choose another --solution name",
+                name);
+        }
+        return RC_OK;
+    }
+    struct resource r = {0};
+    r.arn = arn;
+    r.kind = xstrdup(KIND_SOLUTION);
+    r.name = xstrdup(name);
+    r.parent_id = group->id;
+    r.status = xstrdup(STATUS_ACTIVE);
+    char *recipe_arn = xasprintf("arn:aws:personalize:::recipe/%s", recipe->name);
+    json_t *a = json_pack("{s:s,s:s,s:s,s:O}", "name", name, "datasetGroupArn", group->arn,
+                          "recipeArn", recipe_arn, "solutionConfig", config);
+    free(recipe_arn);
+    r.attrs = attrs_text(a);
+    json_decref(a);
+    rc = store_resource_insert(s, &r, e);
+    if (rc) {
+        resource_release(&r);
+        return rc;
+    }
+    *out = r;
+    return RC_OK;
+}
+
+/* ---- Training ------------------------------------------------------------- */
+
+struct train_progress {
+    FILE *out;
+    double start;
+    double last;
+};
+
+static bool draw_progress(void *ctx, uint32_t it, uint32_t total, double loss)
+{
+    struct train_progress *tp = ctx;
+    if (!tp->out) return true;
+    double now = clock_monotonic();
+    if (it + 1 < total && now - tp->last < 0.1) return true;
+    tp->last = now;
+    double el = now - tp->start;
+    double eta = it + 1 < total && it > 0 ? el / (it + 1) * (total - it - 1) : 0;
+    if (isnan(loss))
+        fprintf(tp->out, "\rtrain %u/%u  %.1fs  ETA %.0fs   ", it + 1, total, el, eta);
+    else
+        fprintf(tp->out, "\rtrain %u/%u  loss %.6g  %.1fs  ETA %.0fs   ", it + 1, total, loss, el,
+                eta);
+    fflush(tp->out);
+    return true;
+}
+
+static enum rc write_model(const struct recipe *recipe, const struct train_data *d,
+                           const struct params *p, int threads, const char *meta,
+                           struct train_progress *tp, const char *path, struct err *e)
+{
+    struct modelfile_writer *w = modelfile_writer_new(recipe->name, MODEL_FORMAT_KIND_VERSION);
+    struct train_input in = {d, p, threads, tp->out ? draw_progress : NULL, tp};
+    const struct csr *ui = d->ui;
+    double *acc = xcalloc(ui->ncols ? ui->ncols : 1, sizeof(double));
+    for (uint64_t k = 0; k < ui->nnz; k++)
+        acc[ui->indices[k]] += ui->values[k];
+    float *pop = xcalloc(ui->ncols ? ui->ncols : 1, sizeof(float));
+    for (uint32_t i = 0; i < ui->ncols; i++)
+        pop[i] = (float)acc[i];
+    free(acc);
+    enum rc rc;
+    if (!(rc = recipe->train(&in, w, e)) && !(rc = modelfile_add_strmap(w, "users", d->users, e)) &&
+        !(rc = modelfile_add_strmap(w, "items", d->items, e)) &&
+        !(rc = modelfile_add(w, "popularity", pop, (size_t)ui->ncols * sizeof(float), e)) &&
+        !(rc = modelfile_add(w, "history_indptr", ui->indptr,
+                             ((size_t)ui->nrows + 1) * sizeof(uint64_t), e)) &&
+        !(rc = modelfile_add(w, "history_items", ui->indices, ui->nnz * sizeof(uint32_t), e)) &&
+        !(rc = modelfile_add(w, "history_weights", ui->values, ui->nnz * sizeof(float), e)) &&
+        !(rc = modelfile_add_text(w, "meta", meta, e)))
+        rc = modelfile_write(w, path, e);
+    if (tp->out) fputc('\n', tp->out);
+    free(pop);
+    modelfile_writer_free(w);
+    return rc;
+}
+
+enum rc engine_train(struct store *s, const struct train_request *r, char **version_arn,
+                     struct err *e)
+{
+    const struct recipe *recipe = recipe_find(r->recipe);
+    if (!recipe) {
+        char list[512] = "";
+        size_t used = 0;
+        for (size_t i = 0; recipe_table[i] && used < sizeof(list); i++)
+            used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
+                                     recipe_table[i]->name);
+        return err_set(e, RC_INVALID_INPUT, "recipe '%s' is unknown (recipes: %s)", r->recipe,
+                       list);
+    }
+    struct weighting w;
+    weighting_init(&w);
+    json_t *config = json_object();
+    struct param_kv *rest = xcalloc(r->nkv ? r->nkv : 1, sizeof(*rest));
+    size_t nrest;
+    struct params p = {0};
+    struct resource group = {0}, dataset = {0}, sol = {0}, ver = {0};
+    struct train_data d = {0};
+    char *name =
+        r->solution ? xstrdup(r->solution) : xasprintf("%.30s-%.32s", r->group, recipe->name + 4);
+    char *path = NULL, *meta = NULL;
+    enum rc rc = split_settings(r->kv, r->nkv, &w, rest, &nrest, config, e);
+    if (!rc) rc = params_resolve(recipe->params, rest, nrest, &p, e);
+    if (!rc && recipe->validate) rc = recipe->validate(&p, e);
+    if (!rc && !resource_name_valid(name))
+        rc =
+            err_set(e, RC_INVALID_INPUT,
+                    "solution name '%s' is invalid: use 1 to 63 letters, digits, '-' or '_'", name);
+    if (!rc) rc = dataset_group_find(s, r->group, &group, e);
+    if (!rc) rc = dataset_find(s, &group, DATASET_INTERACTIONS, &dataset, e);
+    if (rc) goto out;
+
+    /* Record the solution and a CREATE IN_PROGRESS version first, as Personalize does. */
+    char vid[9];
+    version_id(vid);
+    char *params_json = params_to_json(&p);
+    json_object_set_new(config, "algorithmHyperParameters", json_loads(params_json, 0, NULL));
+    free(params_json);
+    if ((rc = store_begin(s, e))) goto out;
+    rc = ensure_solution(s, &group, name, recipe, config, &sol, e);
+    if (!rc) {
+        char *vpath = xasprintf("%s/%s", name, vid);
+        ver.arn = store_arn(s, KIND_SOLUTION, vpath);
+        free(vpath);
+        ver.kind = xstrdup(KIND_SOLUTION_VERSION);
+        ver.name = xstrdup(vid);
+        ver.parent_id = sol.id;
+        ver.status = xstrdup(STATUS_CREATE_IN_PROGRESS);
+        json_t *a = json_pack("{s:s,s:s,s:s,s:O}", "solutionVersionArn", ver.arn, "solutionArn",
+                              sol.arn, "trainingMode", "FULL", "solutionConfig", config);
+        ver.attrs = attrs_text(a);
+        json_decref(a);
+        rc = store_resource_insert(s, &ver, e);
+    }
+    if (!rc) rc = store_commit(s, e);
+    if (rc) {
+        store_rollback(s);
+        goto out;
+    }
+
+    /* Train outside any transaction: serving and imports go on meanwhile. */
+    double t0 = clock_monotonic();
+    char *dir = xasprintf("%s/models/%s", store_dir(s), name);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        rc = err_set(e, RC_IO, "%s: cannot create: %s", dir, strerror(errno));
+    path = xasprintf("%s/%s.model", dir, vid);
+    free(dir);
+    if (!rc) rc = train_data_load(s, group.id, dataset.id, &w, &d, e);
+    if (!rc && d.events_used == 0)
+        rc = err_set(
+            e, RC_INVALID_INPUT,
+            "no interactions to train on in dataset group %s (after eventType and eventValueThreshold)",
+            r->group);
+    if (!rc) {
+        json_t *m =
+            json_pack("{s:s,s:s,s:O,s:I,s:I,s:I}", "recipe", recipe->name, "solutionVersionArn",
+                      ver.arn, "solutionConfig", config, "users", (json_int_t)d.ui->nrows, "items",
+                      (json_int_t)d.ui->ncols, "interactions", (json_int_t)d.events_used);
+        meta = attrs_text(m);
+        json_decref(m);
+        struct train_progress tp = {NULL, clock_monotonic(), 0};
+        if (r->progress && isatty(fileno(r->progress))) tp.out = r->progress;
+        rc = write_model(recipe, &d, &p, r->threads, meta, &tp, path, e);
+    }
+    double seconds = clock_monotonic() - t0;
+
+    /* Final state: ACTIVE, or CREATE FAILED with the reason. */
+    json_t *a = json_loads(ver.attrs, 0, NULL);
+    if (!rc) {
+        const char *rel = path + strlen(store_dir(s)) + 1;
+        json_object_set_new(a, "modelFile", json_string(rel));
+        json_object_set_new(a, "trainingHours", json_real(seconds / 3600.0));
+        json_object_set_new(a, "trainingSeconds", json_real(seconds));
+        json_object_set_new(a, "interactionsUsed", json_integer((json_int_t)d.events_used));
+    }
+    free(ver.attrs);
+    ver.attrs = attrs_text(a);
+    json_decref(a);
+    free(ver.status);
+    ver.status = xstrdup(rc ? STATUS_CREATE_FAILED : STATUS_ACTIVE);
+    if (rc) ver.failure_reason = xstrdup(e->msg);
+    struct err e2 = ERR_INIT;
+    enum rc urc = store_begin(s, &e2);
+    if (!urc) urc = store_resource_update(s, &ver, &e2);
+    if (!urc) urc = store_commit(s, &e2);
+    if (urc) store_rollback(s);
+    if (!rc && urc) rc = err_set(e, urc, "%s", e2.msg);
+    if (rc && path) unlink(path);
+    if (!rc) *version_arn = xstrdup(ver.arn);
+out:
+    weighting_release(&w);
+    json_decref(config);
+    free(rest);
+    params_release(&p);
+    resource_release(&group);
+    resource_release(&dataset);
+    resource_release(&sol);
+    resource_release(&ver);
+    train_data_release(&d);
+    free(name);
+    free(path);
+    free(meta);
+    return rc;
+}
+
+/* ---- Answering ------------------------------------------------------------ */
+
+struct model {
+    struct modelfile *mf;
+    const struct recipe *recipe;
+    struct params params;
+    void *state;
+    struct strmap *users, *items;
+    const float *popularity;
+    uint32_t nitems, nusers;
+    const uint64_t *h_indptr;
+    const uint32_t *h_items;
+    const float *h_weights;
+    float *scores; /* nitems work buffer */
+};
+
+const struct recipe *model_recipe(const struct model *m)
+{
+    return m->recipe;
+}
+
+void model_close(struct model *m)
+{
+    if (!m) return;
+    if (m->state) m->recipe->unload(m->state);
+    params_release(&m->params);
+    strmap_free(m->users);
+    strmap_free(m->items);
+    free(m->scores);
+    modelfile_close(m->mf);
+    free(m);
+}
+
+/* Rebuild the recipe's parameters from the model's own record of them. */
+static enum rc model_params(struct model *m, struct err *e)
+{
+    const char *text;
+    enum rc rc = modelfile_text(m->mf, "meta", &text, NULL, e);
+    if (rc) return rc;
+    json_t *meta = json_loads(text, 0, NULL);
+    json_t *hp =
+        json_object_get(json_object_get(meta, "solutionConfig"), "algorithmHyperParameters");
+    struct param_kv kv[PARAMS_MAX];
+    size_t n = 0;
+    const char *key;
+    json_t *val;
+    json_object_foreach(hp, key, val)
+    {
+        if (n < PARAMS_MAX && json_is_string(val))
+            kv[n++] = (struct param_kv){key, json_string_value(val)};
+    }
+    rc = params_resolve(m->recipe->params, kv, n, &m->params, e);
+    json_decref(meta);
+    return rc;
+}
+
+static enum rc model_load(const char *path, struct model **out, struct err *e)
+{
+    struct model *m = xcalloc(1, sizeof(*m));
+    const void *a, *b, *c, *d;
+    size_t la, lb, lc, ld;
+    enum rc rc = modelfile_open(path, &m->mf, e);
+    if (rc) goto fail;
+    m->recipe = recipe_find(modelfile_kind(m->mf));
+    if (!m->recipe) {
+        rc = err_set(e, RC_INVALID_INPUT, "%s: model of unknown recipe '%s'", path,
+                     modelfile_kind(m->mf));
+        goto fail;
+    }
+    if ((rc = modelfile_strmap(m->mf, "users", &m->users, e)) ||
+        (rc = modelfile_strmap(m->mf, "items", &m->items, e)) ||
+        (rc = modelfile_section(m->mf, "popularity", sizeof(float), &a, &la, e)) ||
+        (rc = modelfile_section(m->mf, "history_indptr", sizeof(uint64_t), &b, &lb, e)) ||
+        (rc = modelfile_section(m->mf, "history_items", sizeof(uint32_t), &c, &lc, e)) ||
+        (rc = modelfile_section(m->mf, "history_weights", sizeof(float), &d, &ld, e)) ||
+        (rc = model_params(m, e)))
+        goto fail;
+    m->nitems = strmap_count(m->items);
+    m->nusers = strmap_count(m->users);
+    m->popularity = a;
+    m->h_indptr = b;
+    m->h_items = c;
+    m->h_weights = d;
+    /* Check the history's shape once, so queries can trust it. */
+    bool ok = la == (size_t)m->nitems * sizeof(float) &&
+              lb == ((size_t)m->nusers + 1) * sizeof(uint64_t) &&
+              lc / sizeof(uint32_t) == ld / sizeof(float) && m->h_indptr[0] == 0 &&
+              m->h_indptr[m->nusers] == lc / sizeof(uint32_t);
+    for (uint32_t u = 0; ok && u < m->nusers; u++)
+        ok = m->h_indptr[u] <= m->h_indptr[u + 1];
+    for (size_t k = 0; ok && k < lc / sizeof(uint32_t); k++)
+        ok = m->h_items[k] < m->nitems;
+    if (!ok) {
+        rc = err_set(e, RC_INVALID_INPUT, "%s: corrupt model (history sections)", path);
+        goto fail;
+    }
+    if ((rc = m->recipe->load(m->mf, &m->params, &m->state, e))) goto fail;
+    m->scores = xcalloc(m->nitems ? m->nitems : 1, sizeof(float));
+    *out = m;
+    return RC_OK;
+fail:
+    model_close(m);
+    return rc;
+}
+
+enum rc model_open_version(struct store *s, const char *arn, struct model **out, struct err *e)
+{
+    struct resource v = {0};
+    enum rc rc = store_resource_get(s, arn, &v, NULL);
+    if (rc || strcmp(v.kind, KIND_SOLUTION_VERSION) != 0) {
+        resource_release(&v);
+        return err_set(e, RC_NOT_FOUND, "solution version %s does not exist", arn);
+    }
+    if (strcmp(v.status, STATUS_ACTIVE) != 0) {
+        rc =
+            err_set(e, RC_INVALID_INPUT, "solution version %s is %s, not ACTIVE%s%s", arn, v.status,
+                    v.failure_reason ? ": " : "", v.failure_reason ? v.failure_reason : "");
+        resource_release(&v);
+        return rc;
+    }
+    json_t *a = json_loads(v.attrs, 0, NULL);
+    const char *rel = a ? json_string_value(json_object_get(a, "modelFile")) : NULL;
+    if (!rel) {
+        rc = err_set(e, RC_DB, "solution version %s has no model file recorded", arn);
+    } else {
+        char *path = xasprintf("%s/%s", store_dir(s), rel);
+        rc = model_load(path, out, e);
+        free(path);
+    }
+    json_decref(a);
+    resource_release(&v);
+    return rc;
+}
+
+struct ranked {
+    uint32_t item;
+    float score;
+    bool scored; /* false: backfilled by popularity */
+};
+
+/* Better first: scored before unscored, then higher score, then more popular, then lower index. */
+static int ranked_cmp(const struct ranked *x, const struct ranked *y, const float *pop)
+{
+    if (x->scored != y->scored) return x->scored ? -1 : 1;
+    if (x->scored && x->score != y->score) return x->score > y->score ? -1 : 1;
+    if (pop[x->item] != pop[y->item]) return pop[x->item] > pop[y->item] ? -1 : 1;
+    return x->item < y->item ? -1 : x->item > y->item;
+}
+
+/* Keep the best n in a heap whose root is the worst kept. */
+static void heap_push(struct ranked *h, size_t *len, size_t cap, struct ranked r, const float *pop)
+{
+    if (*len == cap) {
+        if (ranked_cmp(&r, &h[0], pop) >= 0) return;
+        h[0] = h[--*len];
+        /* sift down */
+        size_t i = 0;
+        for (;;) {
+            size_t l = 2 * i + 1, rr = l + 1, w = i;
+            if (l < *len && ranked_cmp(&h[l], &h[w], pop) > 0) w = l;
+            if (rr < *len && ranked_cmp(&h[rr], &h[w], pop) > 0) w = rr;
+            if (w == i) break;
+            struct ranked t = h[i];
+            h[i] = h[w];
+            h[w] = t;
+            i = w;
+        }
+    }
+    size_t i = (*len)++;
+    h[i] = r;
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (ranked_cmp(&h[i], &h[parent], pop) <= 0) break;
+        struct ranked t = h[i];
+        h[i] = h[parent];
+        h[parent] = t;
+        i = parent;
+    }
+}
+
+static const float *g_sort_pop;
+static int ranked_qsort(const void *a, const void *b)
+{
+    return ranked_cmp(a, b, g_sort_pop);
+}
+
+/* The user's training history (borrowed), or an empty one for an unknown user. */
+static void user_history(const struct model *m, const char *user_id, const uint32_t **items,
+                         const float **w, size_t *n)
+{
+    uint32_t u;
+    *items = NULL;
+    *w = NULL;
+    *n = 0;
+    if (user_id && strmap_get(m->users, user_id, strlen(user_id), &u)) {
+        *items = m->h_items + m->h_indptr[u];
+        *w = m->h_weights + m->h_indptr[u];
+        *n = (size_t)(m->h_indptr[u + 1] - m->h_indptr[u]);
+    }
+}
+
+static json_t *explanation(struct model *m, const uint32_t *hist, const float *hw, size_t n,
+                           uint32_t target, float score, struct err *e)
+{
+    if (!m->recipe->explain || !n) return NULL;
+    float *contrib = xcalloc(n, sizeof(float));
+    if (m->recipe->explain(m->state, hist, hw, n, target, contrib, e)) {
+        free(contrib);
+        return NULL;
+    }
+    json_t *list = json_array();
+    bool *used = xcalloc(n, sizeof(bool));
+    for (int t = 0; t < EXPLAIN_TOP; t++) {
+        size_t best = n;
+        for (size_t k = 0; k < n; k++)
+            if (!used[k] && contrib[k] > 0 && (best == n || contrib[k] > contrib[best])) best = k;
+        if (best == n) break;
+        used[best] = true;
+        json_array_append_new(
+            list, json_pack("{s:s,s:f}", "itemId", strmap_key(m->items, hist[best], NULL), "share",
+                            score != 0 ? (double)contrib[best] / (double)score : 0.0));
+    }
+    free(used);
+    free(contrib);
+    return list;
+}
+
+static json_t *item_json(struct model *m, const struct ranked *r, bool explain,
+                         const uint32_t *hist, const float *hw, size_t n, struct err *e)
+{
+    json_t *o = json_pack("{s:s}", "itemId", strmap_key(m->items, r->item, NULL));
+    if (r->scored) {
+        json_object_set_new(o, "score", json_real(r->score));
+        if (explain) {
+            json_t *x = explanation(m, hist, hw, n, r->item, r->score, e);
+            if (x) json_object_set_new(o, "explanation", x);
+        }
+    } else {
+        json_object_set_new(o, "score", json_real(0));
+        json_object_set_new(o, "reason", json_pack("[s]", "Popular item"));
+    }
+    return o;
+}
+
+enum rc model_recommend(struct model *m, const char *user_id, const char *item_id, size_t n,
+                        bool explain, json_t **out, struct err *e)
+{
+    const struct recipe *r = m->recipe;
+    const uint32_t *hist;
+    const float *hw;
+    size_t hn;
+    user_history(m, user_id, &hist, &hw, &hn);
+    enum rc rc;
+    if (r->kind == RECIPE_RELATED_ITEMS) {
+        uint32_t it;
+        if (!item_id)
+            return err_set(e, RC_INVALID_INPUT,
+                           "recipe %s recommends items related to an item: give an item ID",
+                           r->name);
+        if (!strmap_get(m->items, item_id, strlen(item_id), &it))
+            it = UINT32_MAX; /* unknown item: popular items */
+        rc = it == UINT32_MAX ? RC_OK : r->score_item(m->state, it, m->scores, e);
+        if (it == UINT32_MAX)
+            for (uint32_t j = 0; j < m->nitems; j++)
+                m->scores[j] = NAN;
+        if (rc) return rc;
+        if (it != UINT32_MAX) m->scores[it] = -INFINITY; /* never the item itself */
+    } else {
+        if (!user_id)
+            return err_set(e, RC_INVALID_INPUT,
+                           "recipe %s recommends items for a user: give a user ID", r->name);
+        if (hn == 0 && r->kind != RECIPE_POPULAR_ITEMS) {
+            /* A user with no history: popular items, as Personalize does. */
+            for (uint32_t j = 0; j < m->nitems; j++)
+                m->scores[j] = NAN;
+        } else if ((rc = r->score_user(m->state, hist, hw, hn, m->scores, e))) {
+            return rc;
+        }
+    }
+    struct ranked *heap = xcalloc(n ? n : 1, sizeof(*heap));
+    size_t len = 0;
+    for (uint32_t j = 0; j < m->nitems && n; j++) {
+        /* Only items with interaction data are candidates (never an item no dataset has). */
+        if (!(m->popularity[j] > 0) || m->scores[j] == -INFINITY) continue;
+        struct ranked c = {j, m->scores[j], !isnan(m->scores[j])};
+        heap_push(heap, &len, n, c, m->popularity);
+    }
+    g_sort_pop = m->popularity;
+    qsort(heap, len, sizeof(*heap), ranked_qsort);
+    json_t *list = json_array();
+    for (size_t k = 0; k < len; k++)
+        json_array_append_new(list, item_json(m, &heap[k], explain, hist, hw, hn, e));
+    free(heap);
+    *out = json_pack("{s:o}", "itemList", list);
+    return RC_OK;
+}
+
+enum rc model_rank(struct model *m, const char *user_id, const char *const *items, size_t nitems,
+                   bool explain, json_t **out, struct err *e)
+{
+    const struct recipe *r = m->recipe;
+    if (!r->score_user)
+        return err_set(e, RC_INVALID_INPUT, "recipe %s cannot rank items for a user", r->name);
+    const uint32_t *hist;
+    const float *hw;
+    size_t hn;
+    user_history(m, user_id, &hist, &hw, &hn);
+    enum rc rc = hn ? r->score_user(m->state, hist, hw, hn, m->scores, e) : RC_OK;
+    if (rc) return rc;
+    struct ranked *known = xcalloc(nitems ? nitems : 1, sizeof(*known));
+    size_t nk = 0;
+    json_t *unknown = json_array();
+    for (size_t k = 0; k < nitems; k++) {
+        uint32_t it;
+        if (strmap_get(m->items, items[k], strlen(items[k]), &it) && m->popularity[it] > 0) {
+            /* A user without history: popularity order. */
+            known[nk++] = (struct ranked){it, hn ? m->scores[it] : NAN, hn > 0};
+        } else {
+            /* Unknown to the model: last, without a score, in the order given. */
+            json_array_append_new(unknown, json_pack("{s:s}", "itemId", items[k]));
+        }
+    }
+    g_sort_pop = m->popularity;
+    qsort(known, nk, sizeof(*known), ranked_qsort);
+    json_t *list = json_array();
+    for (size_t k = 0; k < nk; k++) {
+        json_t *o = item_json(m, &known[k], explain, hist, hw, hn, e);
+        if (!known[k].scored) json_object_del(o, "reason");
+        json_array_append_new(list, o);
+    }
+    json_array_extend(list, unknown);
+    json_decref(unknown);
+    free(known);
+    *out = json_pack("{s:o}", "personalizedRanking", list);
+    return RC_OK;
+}

@@ -1,0 +1,70 @@
+/*
+ * engine.h: training solution versions and answering from them.
+ *
+ * engine_train() turns a dataset group into a solution version: it loads
+ * the weighted interactions (weighting.h), trains the recipe, writes a
+ * model file under DATA_DIR/models/ and records the solution and version
+ * as Personalize resources (CREATE IN_PROGRESS, then ACTIVE or CREATE
+ * FAILED with a reason). A model file holds everything needed to answer:
+ * the ID maps, users' training histories, item popularity and the
+ * recipe's own sections.
+ *
+ * model_recommend() and model_rank() answer as GetRecommendations and
+ * GetPersonalizedRanking do, in their JSON shapes.
+ */
+#ifndef SAVOR_ENGINE_H
+#define SAVOR_ENGINE_H
+
+#include "common/base.h"
+#include "models/params.h"
+#include "models/recipe.h"
+#include "store/store.h"
+
+#include <jansson.h>
+
+#define KIND_SOLUTION         "solution"
+#define KIND_SOLUTION_VERSION "solution-version" /* ARN: solution/NAME/ID */
+
+struct train_request {
+    const char *group;    /* dataset group name */
+    const char *recipe;   /* name or ARN */
+    const char *solution; /* solution name; NULL = "<group>-<recipe>" */
+    /*
+     * Hyperparameters and solution settings as key=value: the recipe's own
+     * (or Personalize's names for them), plus eventType, eventValueThreshold,
+     * useEventValues, recencyHalfLifeDays and eventWeight.<TYPE>.
+     */
+    const struct param_kv *kv;
+    size_t nkv;
+    int threads;    /* 0 = all CPUs */
+    FILE *progress; /* where to draw progress on a terminal; NULL for none */
+};
+
+/* Train; on success *version_arn (caller frees) names the ACTIVE version. */
+enum rc engine_train(struct store *s, const struct train_request *r, char **version_arn,
+                     struct err *e);
+
+struct model;
+
+/* Open the model of solution version 'arn' (must be ACTIVE). */
+enum rc model_open_version(struct store *s, const char *arn, struct model **out, struct err *e);
+void model_close(struct model *m);
+const struct recipe *model_recipe(const struct model *m);
+
+/*
+ * GetRecommendations: for 'user_id' (user recipes) or 'item_id' (related
+ * items), the top 'n' items as {"itemList": [{"itemId", "score"[, "reason"]}]}.
+ * With 'explain', each item carries "explanation": the history items that
+ * contributed most, with their shares of the score.
+ */
+enum rc model_recommend(struct model *m, const char *user_id, const char *item_id, size_t n,
+                        bool explain, json_t **out, struct err *e);
+
+/*
+ * GetPersonalizedRanking: 'items' reordered for 'user_id'; items the model
+ * does not know go last, without a score.
+ */
+enum rc model_rank(struct model *m, const char *user_id, const char *const *items, size_t nitems,
+                   bool explain, json_t **out, struct err *e);
+
+#endif

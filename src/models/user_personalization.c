@@ -1,0 +1,218 @@
+/*
+ * user_personalization.c: aws-user-personalization (and -v2), and
+ * aws-personalized-ranking (and -v2), on implicit-feedback matrix
+ * factorization (als.h).
+ *
+ * Two models, chosen by the "model" hyperparameter:
+ *  - als (default): score(u, i) = x_u . y_i, where x_u is computed at request
+ *    time from the user's current history by fold-in (als_fold_in), so a new
+ *    user or new events need no retraining. Explanations split the score
+ *    exactly into one term per history item (Hu et al. 2008, section 5).
+ *  - ease: score(u, i) = sum over history items j of w_uj * B[j][i] (ease.h),
+ *    for catalogs up to EASE_MAX_ITEMS; each term is its explanation.
+ *
+ * Personalize's hyperparameters map onto savor's: hidden_dimension ->
+ * factors. bptt, recency_mask and the history-length percentiles are
+ * accepted for compatibility; recency is savor's recency_half_life_days
+ * (weighting.h) instead.
+ */
+#include "common/base.h"
+#include "models/als.h"
+#include "models/ease.h"
+#include "models/recipe.h"
+
+#include <cblas.h>
+#include <math.h>
+
+static const struct param_spec up_params[] = {
+    {"model", NULL, PARAM_STRING, "als", 0, 0, "als (matrix factorization) or ease (item-item)"},
+    {"l2", NULL, PARAM_FLOAT, "200", 1e-6, 1e9, "ease: L2 regularization of B"},
+    {"factors", "hidden_dimension", PARAM_INT, "64", 1, 1024, "latent dimension"},
+    {"regularization", NULL, PARAM_FLOAT, "0.05", 0, 1e6, "L2 weight of the factors"},
+    {"alpha", NULL, PARAM_FLOAT, "10", 1e-6, 1e6, "confidence c = 1 + alpha * w"},
+    {"iterations", NULL, PARAM_INT, "15", 1, 1000, "alternating least-squares passes"},
+    {"cg_steps", NULL, PARAM_INT, "3", 0, 64, "conjugate-gradient steps per solve; 0 = exact"},
+    {"seed", NULL, PARAM_INT, "42", 0, 4294967295.0, "initialisation seed"},
+    {"bptt", NULL, PARAM_INT, "32", 2, 1000, "accepted for compatibility; not used"},
+    {"recency_mask", NULL, PARAM_BOOL, "true", 0, 1, "accepted for compatibility; not used"},
+    {"min_user_history_length_percentile", NULL, PARAM_FLOAT, "0", 0, 1,
+     "accepted for compatibility; not used"},
+    {"max_user_history_length_percentile", NULL, PARAM_FLOAT, "1", 0, 1,
+     "accepted for compatibility; not used"},
+    {NULL, NULL, PARAM_INT, NULL, 0, 0, NULL},
+};
+
+static void to_als_params(const struct params *p, int threads, struct als_params *a)
+{
+    als_params_default(a);
+    a->factors = (uint32_t)params_num(p, "factors");
+    a->regularization = (float)params_num(p, "regularization");
+    a->alpha = (float)params_num(p, "alpha");
+    a->iterations = (uint32_t)params_num(p, "iterations");
+    a->cg_steps = (uint32_t)params_num(p, "cg_steps");
+    a->seed = (uint64_t)params_num(p, "seed");
+    a->threads = threads;
+}
+
+struct progress_adapter {
+    const struct train_input *in;
+    uint32_t iterations;
+};
+
+static bool als_progress(void *ctx, uint32_t iteration, double loss)
+{
+    struct progress_adapter *pa = ctx;
+    return pa->in->progress(pa->in->progress_ctx, iteration, pa->iterations, loss);
+}
+
+static bool use_ease(const struct params *p)
+{
+    return strcmp(params_str(p, "model"), "ease") == 0;
+}
+
+static enum rc check_model(const struct params *p, struct err *e)
+{
+    const char *m = params_str(p, "model");
+    if (strcmp(m, "als") && strcmp(m, "ease"))
+        return err_set(e, RC_INVALID_INPUT, "hyperparameter model: '%s' is not als or ease", m);
+    return RC_OK;
+}
+
+static enum rc ease_train_sections(const struct train_input *in, struct modelfile_writer *w,
+                                   struct err *e)
+{
+    struct ease_params ep;
+    ease_params_default(&ep);
+    ep.l2 = (float)params_num(in->params, "l2");
+    ep.threads = in->threads;
+    struct ease_model m = {0};
+    enum rc rc = ease_train(in->data->ui, &ep, &m, e);
+    if (rc) return rc;
+    rc = modelfile_add(w, "ease_B", m.B, (size_t)m.nitems * m.nitems * sizeof(float), e);
+    ease_model_release(&m);
+    return rc;
+}
+
+static enum rc up_train(const struct train_input *in, struct modelfile_writer *w, struct err *e)
+{
+    enum rc rc0 = check_model(in->params, e);
+    if (rc0) return rc0;
+    if (use_ease(in->params)) return ease_train_sections(in, w, e);
+    struct als_params ap;
+    to_als_params(in->params, in->threads, &ap);
+    struct als_model m = {0};
+    struct progress_adapter pa = {in, ap.iterations};
+    enum rc rc = als_train(in->data->ui, &ap, in->progress ? als_progress : NULL, &pa, &m, e);
+    if (rc) return rc;
+    rc = modelfile_add(w, "item_factors", m.item_factors,
+                       (size_t)m.nitems * m.factors * sizeof(float), e);
+    als_model_release(&m);
+    return rc;
+}
+
+struct up_state {
+    struct als_model m; /* item factors borrowed from the mapping; no user factors */
+    struct als_params ap;
+    float *gram;            /* Y^T Y, computed once at load for every fold-in (owned) */
+    struct ease_model ease; /* B borrowed from the mapping, when model=ease */
+};
+
+static enum rc up_load(const struct modelfile *mf, const struct params *p, void **state,
+                       struct err *e)
+{
+    const void *data;
+    size_t len;
+    enum rc rc = check_model(p, e);
+    if (rc) return rc;
+    if (use_ease(p)) {
+        if ((rc = modelfile_section(mf, "ease_B", sizeof(float), &data, &len, e))) return rc;
+        uint32_t n = (uint32_t)sqrt((double)(len / sizeof(float)));
+        if ((size_t)n * n * sizeof(float) != len)
+            return err_set(e, RC_INVALID_INPUT, "model file: ease_B is not a square matrix");
+        struct up_state *s = xcalloc(1, sizeof(*s));
+        s->ease.nitems = n;
+        s->ease.B = (float *)data; /* read-only use */
+        *state = s;
+        return RC_OK;
+    }
+    rc = modelfile_section(mf, "item_factors", sizeof(float), &data, &len, e);
+    if (rc) return rc;
+    struct up_state *s = xcalloc(1, sizeof(*s));
+    to_als_params(p, 1, &s->ap);
+    s->m.factors = s->ap.factors;
+    if (len % ((size_t)s->m.factors * sizeof(float))) {
+        uint32_t f = s->m.factors;
+        free(s);
+        return err_set(e, RC_INVALID_INPUT,
+                       "model file: item_factors size does not match factors=%u", f);
+    }
+    s->m.nitems = (uint32_t)(len / ((size_t)s->m.factors * sizeof(float)));
+    s->m.item_factors = (float *)data; /* read-only use */
+    s->gram = xmallocarray((size_t)s->m.factors * s->m.factors, sizeof(float));
+    if ((rc = als_gram(&s->m, s->gram, e))) {
+        free(s->gram);
+        free(s);
+        return rc;
+    }
+    *state = s;
+    return RC_OK;
+}
+
+static void up_unload(void *state)
+{
+    struct up_state *s = state;
+    free(s->gram);
+    free(s);
+}
+
+static enum rc up_score_user(void *state, const uint32_t *items, const float *w, size_t n,
+                             float *scores, struct err *e)
+{
+    struct up_state *s = state;
+    if (s->ease.B) {
+        ease_score(&s->ease, items, w, n, scores);
+        return RC_OK;
+    }
+    uint32_t f = s->m.factors;
+    float *x = xcalloc(f, sizeof(float));
+    enum rc rc = n ? als_fold_in_gram(&s->m, &s->ap, s->gram, items, w, n, x, e) : RC_OK;
+    if (!rc)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)s->m.nitems, (int)f, 1.0f, s->m.item_factors,
+                    (int)f, x, 1, 0.0f, scores, 1);
+    free(x);
+    return rc;
+}
+
+static enum rc up_explain(void *state, const uint32_t *items, const float *w, size_t n,
+                          uint32_t target, float *contrib, struct err *e)
+{
+    struct up_state *s = state;
+    if (s->ease.B) {
+        for (size_t k = 0; k < n; k++)
+            contrib[k] = items[k] < s->ease.nitems
+                             ? w[k] * s->ease.B[(size_t)items[k] * s->ease.nitems + target]
+                             : 0;
+        return RC_OK;
+    }
+    return als_explain_gram(&s->m, &s->ap, s->gram, items, w, n, target, contrib, e);
+}
+
+#define UP_RECIPE(NAME, KIND, SUMMARY)                                                    \
+    {                                                                                     \
+        .name = NAME, .kind = KIND, .summary = SUMMARY, .params = up_params,              \
+        .validate = check_model, .train = up_train, .load = up_load, .unload = up_unload, \
+        .score_user = up_score_user, .explain = up_explain,                               \
+    }
+
+const struct recipe recipe_user_personalization =
+    UP_RECIPE("aws-user-personalization", RECIPE_USER_PERSONALIZATION,
+              "items for a user: implicit-feedback matrix factorization with fold-in");
+const struct recipe recipe_user_personalization_v2 =
+    UP_RECIPE("aws-user-personalization-v2", RECIPE_USER_PERSONALIZATION,
+              "the same model as aws-user-personalization");
+const struct recipe recipe_personalized_ranking =
+    UP_RECIPE("aws-personalized-ranking", RECIPE_PERSONALIZED_RANKING,
+              "a given list of items, reranked for a user (matrix factorization)");
+const struct recipe recipe_personalized_ranking_v2 =
+    UP_RECIPE("aws-personalized-ranking-v2", RECIPE_PERSONALIZED_RANKING,
+              "the same model as aws-personalized-ranking");

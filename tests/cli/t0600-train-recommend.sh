@@ -1,0 +1,98 @@
+#!/bin/sh
+# savor train / recommend / rank end to end: the brief's example, cold users,
+# related items, ranking, determinism, bad input and a corrupt model file.
+. "$(dirname "$0")/lib.sh"
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+
+# items "ITEM ..." from a recommend/rank JSON on stdin
+ids() { "$PY" -c 'import json,sys; d=json.load(sys.stdin); print(" ".join(x["itemId"] for x in d.get("itemList", d.get("personalizedRanking", []))))'; }
+
+D=$(new_data_dir)
+# The brief: user 1 has item 1 (values 10, 20), item 2 (three times 20), item 3 (10);
+# item 4 is in the catalog only. Another user gives the model something to learn from.
+cat >"$TMP/blog.csv" <<'CSV'
+USER_ID,ITEM_ID,EVENT_VALUE,TIMESTAMP
+1,1,10,1700000000
+1,2,20,1700000001
+1,2,20,1700000002
+1,2,20,1700000003
+1,1,20,1700000004
+1,3,10,1700000005
+CSV
+printf 'ITEM_ID,GENRE\n4,x\n' >"$TMP/items.csv"
+check "import the brief's interactions" "$SAVOR" import --data-dir "$D" -g blog -t interactions "$TMP/blog.csv"
+check "import an item that has no interactions" "$SAVOR" import --data-dir "$D" -g blog -t items "$TMP/items.csv"
+
+check "train user-personalization" "$SAVOR" train --data-dir "$D" -g blog -r aws-user-personalization
+V=$(cat "$TMP/out")
+case "$V" in
+arn:aws:personalize:*:solution/blog-user-personalization/*) _ok "train prints the version ARN" ;;
+*) _not_ok "train prints the version ARN" "got: $V" ;;
+esac
+check "recommend for user 1" "$SAVOR" recommend --data-dir "$D" -v "$V" -u 1
+check_eq "user 1: item 2, then item 1, then item 3 (item 4 never)" "2 1 3" "$(ids <"$TMP/out")"
+check "recommend for an unknown user" "$SAVOR" recommend --data-dir "$D" -v "$V" -u stranger
+check_eq "an unknown user gets popular items, by weighted count" "2 1 3" "$(ids <"$TMP/out")"
+check_contains "marked as popular" '"Popular item"' "$TMP/out"
+check "recommend with explanations" "$SAVOR" recommend --data-dir "$D" -v "$V" -u 1 --explain
+check_contains "explanations name history items and shares" '"share"' "$TMP/out"
+check "rank for user 1" "$SAVOR" rank --data-dir "$D" -v "$V" -u 1 3 nope 1 2
+check_eq "ranked by the model; unknown items last" "2 1 3 nope" "$(ids <"$TMP/out")"
+check_eq "an unknown item has no score" 1 \
+    "$("$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(sum(1 for x in d["personalizedRanking"] if "score" not in x))' "$TMP/out")"
+
+# Demo data: every recipe trains; related items; determinism.
+check "demo data" "$SAVOR" demo --data-dir "$D" --users 300 --items 120 --creators 20 --events 6000
+for r in aws-popularity-count aws-sims aws-user-personalization aws-personalized-ranking; do
+    check "train $r on the demo" "$SAVOR" train --data-dir "$D" -g demo -r "$r"
+done
+check "train sims again" "$SAVOR" train --data-dir "$D" -g demo -r arn:aws:personalize:::recipe/aws-sims
+S=$(cat "$TMP/out")
+check "related items" "$SAVOR" recommend --data-dir "$D" -v "$S" -i work-00007 -n 10
+check_eq "10 related items" 10 "$(ids <"$TMP/out" | wc -w)"
+case " $(ids <"$TMP/out") " in
+*" work-00007 "*) _not_ok "an item is not related to itself" ;;
+*) _ok "an item is not related to itself" ;;
+esac
+check_fails "sims given a user" "give an item ID" "$SAVOR" recommend --data-dir "$D" -v "$S" -u user-00001
+
+check "train twice with the same seed (1)" "$SAVOR" train --data-dir "$D" -g demo -r aws-user-personalization --threads 2 -s det1
+A=$(cat "$TMP/out")
+check "train twice with the same seed (2)" "$SAVOR" train --data-dir "$D" -g demo -r aws-user-personalization --threads 2 -s det2
+B=$(cat "$TMP/out")
+"$SAVOR" recommend --data-dir "$D" -v "$A" -u user-00003 -n 20 >"$TMP/a.json"
+"$SAVOR" recommend --data-dir "$D" -v "$B" -u user-00003 -n 20 >"$TMP/b.json"
+check "same data, settings and seed: identical recommendations and scores" cmp "$TMP/a.json" "$TMP/b.json"
+
+# Bad input: clear errors, exit 1 (or 2 for usage).
+check_fails "unknown recipe" "recipe 'aws-nope' is unknown" "$SAVOR" train --data-dir "$D" -g demo -r aws-nope
+check_fails "unknown hyperparameter" "hyperparameter colour is not one this recipe takes" \
+    "$SAVOR" train --data-dir "$D" -g demo -r aws-user-personalization -p colour=red
+check_fails "hyperparameter out of range" "hyperparameter factors: 0 is below the minimum 1" \
+    "$SAVOR" train --data-dir "$D" -g demo -r aws-user-personalization -p hidden_dimension=0
+check_fails "eventType that never occurs" "eventType 'purchase' does not occur" \
+    "$SAVOR" train --data-dir "$D" -g demo -r aws-popularity-count -p eventType=purchase
+check_fails "missing dataset group" "dataset group nosuch does not exist" \
+    "$SAVOR" train --data-dir "$D" -g nosuch -r aws-popularity-count
+check_fails "unknown solution version" "does not exist" \
+    "$SAVOR" recommend --data-dir "$D" -v arn:aws:personalize:us-east-1:000000000000:solution/x/00000000 -u 1
+check_fails "num-results above 500" "expected a whole number up to 500" \
+    "$SAVOR" recommend --data-dir "$D" -v "$V" -u 1 -n 501
+
+# A training that fails leaves its version CREATE FAILED with the reason, as Personalize does.
+check_fails "a threshold no event reaches" "no interactions to train on" \
+    "$SAVOR" train --data-dir "$D" -g demo -r aws-popularity-count -s empty -p eventValueThreshold=1000000
+"$SAVOR" describe --data-dir "$D" -g demo >"$TMP/d.json"
+check_eq "describe: the failed version is CREATE FAILED with its reason" "CREATE FAILED no interactions to train on" \
+    "$("$PY" -c 'import json,sys; g=json.load(open(sys.argv[1]))["datasetGroups"][0]; v=[s for s in g["solutions"] if s["name"]=="empty"][0]["solutionVersions"][0]; print(v["status"], v["failureReason"][:27])' "$TMP/d.json")"
+check_eq "describe: the sims solution has its recipe ARN" "arn:aws:personalize:::recipe/aws-sims" \
+    "$("$PY" -c 'import json,sys; g=json.load(open(sys.argv[1]))["datasetGroups"][0]; print([s for s in g["solutions"] if s["name"]=="demo-sims"][0]["recipeArn"])' "$TMP/d.json")"
+
+# A corrupt model file is a clear error, not a crash.
+M=$(ls "$D"/models/blog-user-personalization/*.model | head -n 1)
+"$PY" -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[len(b)//2]^=0xFF; open(p,"wb").write(b)' "$M"
+check_fails "a corrupted model file" "$(basename "$M")" "$SAVOR" recommend --data-dir "$D" -v "$V" -u 1
+head -c 100 "$M" >"$TMP/t" && cp "$TMP/t" "$M"
+check_fails "a truncated model file" "truncated" "$SAVOR" recommend --data-dir "$D" -v "$V" -u 1
+finish
