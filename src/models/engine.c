@@ -7,6 +7,7 @@
 #include "common/clock.h"
 #include "dataset/dataset.h"
 #include "models/modelfile.h"
+#include "common/vec.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -269,10 +270,14 @@ enum rc engine_train(struct store *s, const struct train_request *r, char **vers
             "no interactions to train on in dataset group %s (after eventType and eventValueThreshold)",
             r->group);
     if (!rc) {
+        char *weigher = event_weigher_to_json(&d.weigher);
         json_t *m =
-            json_pack("{s:s,s:s,s:O,s:I,s:I,s:I}", "recipe", recipe->name, "solutionVersionArn",
-                      ver.arn, "solutionConfig", config, "users", (json_int_t)d.ui->nrows, "items",
-                      (json_int_t)d.ui->ncols, "interactions", (json_int_t)d.events_used);
+            json_pack("{s:s,s:s,s:s,s:O,s:I,s:I,s:I,s:I,s:o}", "recipe", recipe->name,
+                      "solutionVersionArn", ver.arn, "datasetGroup", r->group, "solutionConfig",
+                      config, "users", (json_int_t)d.ui->nrows, "items", (json_int_t)d.ui->ncols,
+                      "interactions", (json_int_t)d.events_used, "lastChunkId",
+                      (json_int_t)d.last_chunk, "eventWeigher", json_loads(weigher, 0, NULL));
+        free(weigher);
         meta = attrs_text(m);
         json_decref(m);
         struct train_progress tp = {NULL, clock_monotonic(), 0};
@@ -324,6 +329,11 @@ out:
 
 struct model {
     struct modelfile *mf;
+    /* Where events recorded after training are read from (NULL: the training history only). */
+    struct store *store;
+    int64_t dataset_id;
+    int64_t last_chunk;
+    struct event_weigher weigher;
     const struct recipe *recipe;
     struct params params;
     void *state;
@@ -346,6 +356,7 @@ void model_close(struct model *m)
     if (!m) return;
     if (m->state) m->recipe->unload(m->state);
     params_release(&m->params);
+    event_weigher_release(&m->weigher);
     strmap_free(m->users);
     strmap_free(m->items);
     free(m->scores);
@@ -372,6 +383,11 @@ static enum rc model_params(struct model *m, struct err *e)
             kv[n++] = (struct param_kv){key, json_string_value(val)};
     }
     rc = params_resolve(m->recipe->params, kv, n, &m->params, e);
+    json_t *ew = json_object_get(meta, "eventWeigher");
+    char *ew_text = ew ? json_dumps(ew, JSON_COMPACT) : NULL;
+    if (!rc) rc = event_weigher_from_json(ew_text ? ew_text : "", &m->weigher, e);
+    free(ew_text);
+    m->last_chunk = (int64_t)json_integer_value(json_object_get(meta, "lastChunkId"));
     json_decref(meta);
     return rc;
 }
@@ -442,16 +458,34 @@ enum rc model_open_version(struct store *s, const char *arn, struct model **out,
     }
     json_t *a = json_loads(v.attrs, 0, NULL);
     const char *rel = a ? json_string_value(json_object_get(a, "modelFile")) : NULL;
+    struct model *m = NULL;
     if (!rel) {
         rc = err_set(e, RC_DB, "solution version %s has no model file recorded", arn);
     } else {
         char *path = xasprintf("%s/%s", store_dir(s), rel);
-        rc = model_load(path, out, e);
+        rc = model_load(path, &m, e);
         free(path);
     }
     json_decref(a);
     resource_release(&v);
-    return rc;
+    if (rc) return rc;
+    /* Events recorded since training come from the dataset the model was trained on. */
+    const char *text;
+    json_t *meta = NULL;
+    struct resource g = {0}, d = {0};
+    if (modelfile_text(m->mf, "meta", &text, NULL, NULL) == RC_OK &&
+        (meta = json_loads(text, 0, NULL)) &&
+        dataset_group_find(s, json_string_value(json_object_get(meta, "datasetGroup")) ?: "", &g,
+                           NULL) == RC_OK &&
+        dataset_find(s, &g, DATASET_INTERACTIONS, &d, NULL) == RC_OK) {
+        m->store = s;
+        m->dataset_id = d.id;
+    }
+    json_decref(meta);
+    resource_release(&g);
+    resource_release(&d);
+    *out = m;
+    return RC_OK;
 }
 
 struct ranked {
@@ -506,19 +540,121 @@ static int ranked_qsort(const void *a, const void *b)
     return ranked_cmp(a, b, g_sort_pop);
 }
 
-/* The user's training history (borrowed), or an empty one for an unknown user. */
-static void user_history(const struct model *m, const char *user_id, const uint32_t **items,
-                         const float **w, size_t *n)
+/* A user's history: items (ascending) with their affinity w, owned. */
+struct history {
+    uint32_t *items;
+    float *w;
+    size_t n;
+};
+
+static void history_release(struct history *h)
 {
-    uint32_t u;
-    *items = NULL;
-    *w = NULL;
-    *n = 0;
-    if (user_id && strmap_get(m->users, user_id, strlen(user_id), &u)) {
-        *items = m->h_items + m->h_indptr[u];
-        *w = m->h_weights + m->h_indptr[u];
-        *n = (size_t)(m->h_indptr[u + 1] - m->h_indptr[u]);
+    free(h->items);
+    free(h->w);
+    memset(h, 0, sizeof(*h));
+}
+
+struct recent {
+    uint32_t user;
+    uint32_t nitems;
+    const struct event_weigher *weigher;
+    VEC(uint32_t) items;
+    VEC(double) b;
+};
+
+static enum rc collect_recent(void *ctx, const struct interaction_chunk *c, struct err *e)
+{
+    UNUSED(e);
+    struct recent *r = ctx;
+    for (uint32_t i = 0; i < c->n; i++) {
+        if (c->users[i] != r->user || c->items[i] >= r->nitems) continue;
+        double b =
+            event_weigher_weight(r->weigher, c->event_types[i], c->event_values[i], c->ts[i]);
+        if (b > 0) {
+            VEC_PUSH(&r->items, c->items[i]);
+            VEC_PUSH(&r->b, b);
+        }
     }
+    return RC_OK;
+}
+
+struct pair {
+    uint32_t item;
+    double sum; /* the sum of event weights, before the log */
+};
+
+static int pair_cmp(const void *a, const void *b)
+{
+    const struct pair *x = a, *y = b;
+    return x->item < y->item ? -1 : x->item > y->item;
+}
+
+/*
+ * The user's history as the model should see it now: the training history,
+ * plus the events recorded since training (chunks after the model's last
+ * one), weighed as training did. Items the model does not know are left
+ * out: they need a retraining. w = log(1 + sum of event weights), so a new
+ * event adds to the sum behind the training affinity: sum = exp(w) - 1.
+ */
+static enum rc user_history(const struct model *m, const char *user_id, struct history *h,
+                            struct err *e)
+{
+    memset(h, 0, sizeof(*h));
+    if (!user_id) return RC_OK;
+    uint32_t u;
+    bool known = strmap_get(m->users, user_id, strlen(user_id), &u);
+    size_t n_old = known ? (size_t)(m->h_indptr[u + 1] - m->h_indptr[u]) : 0;
+    struct recent r = {0};
+    enum rc rc = RC_OK;
+    if (m->store) {
+        bool have_user = known;
+        if (!known) {
+            /* A user first seen after training: the store knows their index. */
+            struct strmap *users = strmap_new();
+            struct resource d = {0};
+            rc = store_resource_get_id(m->store, m->dataset_id, &d, e);
+            if (!rc) rc = store_idmap_load(m->store, d.parent_id, ID_USERS, users, e);
+            if (!rc) have_user = strmap_get(users, user_id, strlen(user_id), &u);
+            resource_release(&d);
+            strmap_free(users);
+        }
+        if (!rc && have_user) {
+            r.user = u;
+            r.nitems = m->nitems;
+            r.weigher = &m->weigher;
+            rc = store_interactions_scan_range(m->store, m->dataset_id, m->last_chunk, INT64_MAX,
+                                               collect_recent, &r, e);
+        }
+    }
+    if (rc) {
+        VEC_FREE(&r.items);
+        VEC_FREE(&r.b);
+        return rc;
+    }
+    size_t total = n_old + r.items.n;
+    struct pair *p = xcalloc(total ? total : 1, sizeof(*p));
+    for (size_t k = 0; k < n_old; k++) {
+        p[k].item = m->h_items[m->h_indptr[u] + k];
+        p[k].sum = expm1((double)m->h_weights[m->h_indptr[u] + k]);
+    }
+    for (size_t k = 0; k < r.items.n; k++)
+        p[n_old + k] = (struct pair){r.items.v[k], r.b.v[k]};
+    qsort(p, total, sizeof(*p), pair_cmp);
+    h->items = xcalloc(total ? total : 1, sizeof(uint32_t));
+    h->w = xcalloc(total ? total : 1, sizeof(float));
+    for (size_t k = 0; k < total; k++) {
+        if (h->n && h->items[h->n - 1] == p[k].item) {
+            p[k].sum += p[k - 1].sum;
+            h->n--;
+        }
+        h->items[h->n] = p[k].item;
+        h->w[h->n] = (float)log1p(p[k].sum);
+        h->n++;
+    }
+    free(p);
+    VEC_FREE(&r.items);
+    VEC_FREE(&r.b);
+    return RC_OK;
 }
 
 static json_t *explanation(struct model *m, const uint32_t *hist, const float *hw, size_t n,
@@ -568,24 +704,30 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
                         bool explain, json_t **out, struct err *e)
 {
     const struct recipe *r = m->recipe;
-    const uint32_t *hist;
-    const float *hw;
-    size_t hn;
-    user_history(m, user_id, &hist, &hw, &hn);
-    enum rc rc;
+    struct history h;
+    enum rc rc = user_history(m, r->kind == RECIPE_RELATED_ITEMS ? NULL : user_id, &h, e);
+    if (rc) return rc;
+    const uint32_t *hist = h.items;
+    const float *hw = h.w;
+    size_t hn = h.n;
     if (r->kind == RECIPE_RELATED_ITEMS) {
         uint32_t it;
-        if (!item_id)
+        if (!item_id) {
+            history_release(&h);
             return err_set(e, RC_INVALID_INPUT,
                            "recipe %s recommends items related to an item: give an item ID",
                            r->name);
+        }
         if (!strmap_get(m->items, item_id, strlen(item_id), &it))
             it = UINT32_MAX; /* unknown item: popular items */
         rc = it == UINT32_MAX ? RC_OK : r->score_item(m->state, it, m->scores, e);
         if (it == UINT32_MAX)
             for (uint32_t j = 0; j < m->nitems; j++)
                 m->scores[j] = NAN;
-        if (rc) return rc;
+        if (rc) {
+            history_release(&h);
+            return rc;
+        }
         if (it != UINT32_MAX) m->scores[it] = -INFINITY; /* never the item itself */
     } else {
         if (!user_id)
@@ -596,6 +738,7 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
             for (uint32_t j = 0; j < m->nitems; j++)
                 m->scores[j] = NAN;
         } else if ((rc = r->score_user(m->state, hist, hw, hn, m->scores, e))) {
+            history_release(&h);
             return rc;
         }
     }
@@ -613,6 +756,7 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
     for (size_t k = 0; k < len; k++)
         json_array_append_new(list, item_json(m, &heap[k], explain, hist, hw, hn, e));
     free(heap);
+    history_release(&h);
     *out = json_pack("{s:o}", "itemList", list);
     return RC_OK;
 }
@@ -623,12 +767,16 @@ enum rc model_rank(struct model *m, const char *user_id, const char *const *item
     const struct recipe *r = m->recipe;
     if (!r->score_user)
         return err_set(e, RC_INVALID_INPUT, "recipe %s cannot rank items for a user", r->name);
-    const uint32_t *hist;
-    const float *hw;
-    size_t hn;
-    user_history(m, user_id, &hist, &hw, &hn);
-    enum rc rc = hn ? r->score_user(m->state, hist, hw, hn, m->scores, e) : RC_OK;
-    if (rc) return rc;
+    struct history h;
+    enum rc rc = user_history(m, user_id, &h, e);
+    const uint32_t *hist = h.items;
+    const float *hw = h.w;
+    size_t hn = h.n;
+    if (!rc && hn) rc = r->score_user(m->state, hist, hw, hn, m->scores, e);
+    if (rc) {
+        history_release(&h);
+        return rc;
+    }
     struct ranked *known = xcalloc(nitems ? nitems : 1, sizeof(*known));
     size_t nk = 0;
     json_t *unknown = json_array();
@@ -653,6 +801,7 @@ enum rc model_rank(struct model *m, const char *user_id, const char *const *item
     json_array_extend(list, unknown);
     json_decref(unknown);
     free(known);
+    history_release(&h);
     *out = json_pack("{s:o}", "personalizedRanking", list);
     return RC_OK;
 }

@@ -7,6 +7,8 @@
 #include "models/weighting.h"
 #include "common/vec.h"
 
+#include <jansson.h>
+
 #include <math.h>
 
 void weighting_init(struct weighting *w)
@@ -43,15 +45,97 @@ enum rc weighting_set_type_weight(struct weighting *w, const char *type, double 
     return RC_OK;
 }
 
+double event_weigher_weight(const struct event_weigher *w, uint32_t type, float value, int64_t ts)
+{
+    bool known = type == EVENT_TYPE_NONE || type < w->ntypes;
+    uint32_t slot = type == EVENT_TYPE_NONE ? w->ntypes : type;
+    if (w->only_type >= 0 && (int64_t)type != w->only_type) return 0;
+    if (w->has_threshold && (isnan(value) || value < w->threshold)) return 0;
+    double b = known ? w->weight[slot] : 1.0;
+    double mean = known ? w->mean[slot] : 0;
+    if (w->use_values && !isnan(value) && mean > 0) {
+        if (value <= 0) return 0; /* a zero or negative value carries no preference */
+        b *= value / mean;
+    }
+    if (w->half_life_days > 0)
+        b *= pow(0.5, (double)(w->last_ts - ts) / (w->half_life_days * 86400.0));
+    return b > 0 ? b : 0;
+}
+
+void event_weigher_release(struct event_weigher *w)
+{
+    for (uint32_t t = 0; w->names && t < w->ntypes; t++)
+        free(w->names[t]);
+    free(w->names);
+    free(w->weight);
+    free(w->mean);
+    memset(w, 0, sizeof(*w));
+}
+
+static void weigher_alloc(struct event_weigher *w, uint32_t ntypes)
+{
+    w->ntypes = ntypes;
+    w->names = xcalloc(ntypes + 1, sizeof(char *));
+    w->weight = xcalloc(ntypes + 1, sizeof(double));
+    w->mean = xcalloc(ntypes + 1, sizeof(double));
+}
+
+char *event_weigher_to_json(const struct event_weigher *w)
+{
+    json_t *types = json_array();
+    for (uint32_t t = 0; t <= w->ntypes; t++)
+        json_array_append_new(types, json_pack("{s:s?,s:f,s:f}", "name",
+                                               t < w->ntypes ? w->names[t] : NULL, "weight",
+                                               w->weight[t], "meanValue", w->mean[t]));
+    json_t *o = json_pack("{s:o,s:I,s:b,s:f,s:b,s:f,s:I}", "types", types, "onlyType",
+                          (json_int_t)w->only_type, "hasThreshold", w->has_threshold, "threshold",
+                          w->threshold, "useValues", w->use_values, "halfLifeDays",
+                          w->half_life_days, "lastTimestamp", (json_int_t)w->last_ts);
+    char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    char *copy = xstrdup(text ? text : "{}");
+    free(text);
+    return copy;
+}
+
+enum rc event_weigher_from_json(const char *json, struct event_weigher *out, struct err *e)
+{
+    json_t *o = json_loads(json, 0, NULL);
+    json_t *types = json_object_get(o, "types");
+    struct event_weigher w = {0};
+    json_int_t only = -1, last = 0;
+    int has_thr = 0, use_values = 1;
+    double thr = 0, half = 0;
+    if (!o || !json_is_array(types) || json_array_size(types) < 1 ||
+        json_unpack(o, "{s:I,s:b,s:F,s:b,s:F,s:I}", "onlyType", &only, "hasThreshold", &has_thr,
+                    "threshold", &thr, "useValues", &use_values, "halfLifeDays", &half,
+                    "lastTimestamp", &last) != 0) {
+        json_decref(o);
+        return err_set(e, RC_INVALID_INPUT, "model file: corrupt event weighting");
+    }
+    weigher_alloc(&w, (uint32_t)(json_array_size(types) - 1));
+    for (uint32_t t = 0; t <= w.ntypes; t++) {
+        json_t *x = json_array_get(types, t);
+        const char *name = json_string_value(json_object_get(x, "name"));
+        if (t < w.ntypes) w.names[t] = xstrdup(name ? name : "");
+        w.weight[t] = json_number_value(json_object_get(x, "weight"));
+        w.mean[t] = json_number_value(json_object_get(x, "meanValue"));
+    }
+    w.only_type = only;
+    w.has_threshold = has_thr;
+    w.threshold = thr;
+    w.use_values = use_values;
+    w.half_life_days = half;
+    w.last_ts = last;
+    json_decref(o);
+    *out = w;
+    return RC_OK;
+}
+
 struct pass {
-    const struct weighting *w;
-    uint32_t
-        only_type; /* index of w->event_type, EVENT_TYPE_NONE for all, UINT32_MAX-1 if absent */
-    double *type_weight; /* per event type index (+1 slot for none) */
+    struct event_weigher *w;
     double *value_sum;
     uint64_t *value_n;
-    double *value_mean;
-    uint32_t ntypes;
     int64_t last_ts;
     bool any;
     VEC(uint32_t) rows;
@@ -60,36 +144,22 @@ struct pass {
     uint64_t total;
 };
 
-#define TYPE_ABSENT (UINT32_MAX - 1)
-
-static inline uint32_t type_slot(const struct pass *p, uint32_t t)
-{
-    return t == EVENT_TYPE_NONE ? p->ntypes : t;
-}
-
-/* Whether event i of chunk c passes the solution's filters. */
-static inline bool keep(const struct pass *p, const struct interaction_chunk *c, uint32_t i)
-{
-    if (p->only_type != EVENT_TYPE_NONE && c->event_types[i] != p->only_type) return false;
-    if (p->w->has_value_threshold) {
-        float v = c->event_values[i];
-        if (isnan(v) || v < p->w->value_threshold) return false;
-    }
-    return true;
-}
-
+/* The first pass finds each type's mean value and the newest event, among kept events. */
 static enum rc first_pass(void *ctx, const struct interaction_chunk *c, struct err *e)
 {
     struct pass *p = ctx;
+    struct event_weigher *w = p->w;
     for (uint32_t i = 0; i < c->n; i++) {
         uint32_t t = c->event_types[i];
-        if (t != EVENT_TYPE_NONE && t >= p->ntypes)
+        if (t != EVENT_TYPE_NONE && t >= w->ntypes)
             return err_set(e, RC_DB, "store: interaction with unknown event type %u", t);
-        if (!keep(p, c, i)) continue;
+        if (w->only_type >= 0 && (int64_t)t != w->only_type) continue;
         float v = c->event_values[i];
+        if (w->has_threshold && (isnan(v) || v < w->threshold)) continue;
+        uint32_t slot = t == EVENT_TYPE_NONE ? w->ntypes : t;
         if (!isnan(v)) {
-            p->value_sum[type_slot(p, t)] += v;
-            p->value_n[type_slot(p, t)]++;
+            p->value_sum[slot] += v;
+            p->value_n[slot]++;
         }
         if (!p->any || c->ts[i] > p->last_ts) p->last_ts = c->ts[i];
         p->any = true;
@@ -101,18 +171,9 @@ static enum rc second_pass(void *ctx, const struct interaction_chunk *c, struct 
 {
     UNUSED(e);
     struct pass *p = ctx;
-    double half_life = p->w->half_life_days * 86400.0;
     for (uint32_t i = 0; i < c->n; i++) {
         p->total++;
-        if (!keep(p, c, i)) continue;
-        uint32_t slot = type_slot(p, c->event_types[i]);
-        double b = p->type_weight[slot];
-        float v = c->event_values[i];
-        if (p->w->use_values && !isnan(v) && p->value_mean[slot] > 0) {
-            if (v <= 0) continue; /* a zero or negative value carries no preference */
-            b *= v / p->value_mean[slot];
-        }
-        if (half_life > 0) b *= pow(0.5, (double)(p->last_ts - c->ts[i]) / half_life);
+        double b = event_weigher_weight(p->w, c->event_types[i], c->event_values[i], c->ts[i]);
         if (!(b > 0)) continue;
         VEC_PUSH(&p->rows, c->users[i]);
         VEC_PUSH(&p->cols, c->items[i]);
@@ -129,34 +190,50 @@ enum rc train_data_load(struct store *s, int64_t group_id, int64_t dataset_id,
     d.users = strmap_new();
     d.items = strmap_new();
     struct pass p = {0};
-    p.w = w;
     enum rc rc;
     if ((rc = store_idmap_load(s, group_id, ID_USERS, d.users, e)) ||
         (rc = store_idmap_load(s, group_id, ID_ITEMS, d.items, e)) ||
         (rc = store_idmap_load(s, group_id, ID_EVENT_TYPES, types, e)))
         goto out;
-    p.ntypes = strmap_count(types);
-    p.only_type = EVENT_TYPE_NONE;
-    if (w->event_type && !strmap_get(types, w->event_type, strlen(w->event_type), &p.only_type)) {
-        rc = err_set(e, RC_INVALID_INPUT,
-                     "eventType '%s' does not occur in the interactions dataset", w->event_type);
-        goto out;
+    struct event_weigher *ew = &d.weigher;
+    weigher_alloc(ew, strmap_count(types));
+    ew->only_type = -1;
+    ew->has_threshold = w->has_value_threshold;
+    ew->threshold = w->value_threshold;
+    ew->use_values = w->use_values;
+    ew->half_life_days = w->half_life_days;
+    for (uint32_t t = 0; t < ew->ntypes; t++) {
+        ew->names[t] = xstrdup(strmap_key(types, t, NULL));
+        ew->weight[t] = 1.0;
     }
-    p.type_weight = xcalloc(p.ntypes + 1, sizeof(double));
-    p.value_sum = xcalloc(p.ntypes + 1, sizeof(double));
-    p.value_n = xcalloc(p.ntypes + 1, sizeof(uint64_t));
-    p.value_mean = xcalloc(p.ntypes + 1, sizeof(double));
-    for (uint32_t t = 0; t <= p.ntypes; t++)
-        p.type_weight[t] = 1.0;
+    ew->weight[ew->ntypes] = 1.0;
+    if (w->event_type) {
+        uint32_t t;
+        if (!strmap_get(types, w->event_type, strlen(w->event_type), &t)) {
+            rc =
+                err_set(e, RC_INVALID_INPUT,
+                        "eventType '%s' does not occur in the interactions dataset", w->event_type);
+            goto out;
+        }
+        ew->only_type = t;
+    }
     for (size_t k = 0; k < w->ntype_weights; k++) {
         uint32_t t;
         if (strmap_get(types, w->type_names[k], strlen(w->type_names[k]), &t))
-            p.type_weight[t] = w->type_weights[k];
+            ew->weight[t] = w->type_weights[k];
     }
-    if ((rc = store_interactions_scan(s, dataset_id, first_pass, &p, e))) goto out;
-    for (uint32_t t = 0; t <= p.ntypes; t++)
-        p.value_mean[t] = p.value_n[t] ? p.value_sum[t] / (double)p.value_n[t] : 0;
-    if ((rc = store_interactions_scan(s, dataset_id, second_pass, &p, e))) goto out;
+    p.w = ew;
+    p.value_sum = xcalloc(ew->ntypes + 1, sizeof(double));
+    p.value_n = xcalloc(ew->ntypes + 1, sizeof(uint64_t));
+    /* Both passes read the same chunks: those that existed when training started. */
+    if ((rc = store_interactions_last_id(s, dataset_id, &d.last_chunk, e))) goto out;
+    if ((rc = store_interactions_scan_range(s, dataset_id, 0, d.last_chunk, first_pass, &p, e)))
+        goto out;
+    for (uint32_t t = 0; t <= ew->ntypes; t++)
+        ew->mean[t] = p.value_n[t] ? p.value_sum[t] / (double)p.value_n[t] : 0;
+    ew->last_ts = p.last_ts;
+    if ((rc = store_interactions_scan_range(s, dataset_id, 0, d.last_chunk, second_pass, &p, e)))
+        goto out;
 
     d.ui = csr_from_triplets(strmap_count(d.users), strmap_count(d.items), p.rows.v, p.cols.v,
                              p.vals.v, p.rows.n);
@@ -168,10 +245,8 @@ enum rc train_data_load(struct store *s, int64_t group_id, int64_t dataset_id,
     d.last_ts = p.last_ts;
 out:
     strmap_free(types);
-    free(p.type_weight);
     free(p.value_sum);
     free(p.value_n);
-    free(p.value_mean);
     VEC_FREE(&p.rows);
     VEC_FREE(&p.cols);
     VEC_FREE(&p.vals);
@@ -187,6 +262,7 @@ void train_data_release(struct train_data *d)
 {
     if (!d) return;
     csr_free(d->ui);
+    event_weigher_release(&d->weigher);
     strmap_free(d->users);
     strmap_free(d->items);
     memset(d, 0, sizeof(*d));

@@ -42,6 +42,35 @@ enum rc weighting_set_type_weight(struct weighting *w, const char *type, double 
                                   struct err *e);
 
 /*
+ * The weighting as training applied it (type weights and mean values
+ * resolved), kept in the model so that events recorded after training are
+ * weighed exactly the same way when a user's history is folded in.
+ */
+struct event_weigher {
+    uint32_t ntypes;   /* event types known at training */
+    char **names;      /* their names, by index (owned) */
+    double *weight;    /* ntypes + 1 entries; the last is for events without a type */
+    double *mean;      /* mean EVENT_VALUE per type, 0 = none (values not used) */
+    int64_t only_type; /* index of the eventType filter, -1 for all types */
+    bool has_threshold;
+    double threshold;
+    bool use_values;
+    double half_life_days;
+    int64_t last_ts; /* newest training event: the reference for recency */
+};
+
+/*
+ * b_e for one event: 'type' is its index in the group's event-type map
+ * (EVENT_TYPE_NONE for none; an index >= ntypes is a type first seen after
+ * training, weighed 1). Returns 0 for an event the filters drop.
+ */
+double event_weigher_weight(const struct event_weigher *w, uint32_t type, float value, int64_t ts);
+/* JSON for the model file's meta, and back. */
+char *event_weigher_to_json(const struct event_weigher *w);
+enum rc event_weigher_from_json(const char *json, struct event_weigher *out, struct err *e);
+void event_weigher_release(struct event_weigher *w);
+
+/*
  * The training matrix of a dataset group's interactions: users x items of
  * w_ui, with the group's ID maps (dense indexes = matrix rows and columns).
  */
@@ -51,7 +80,9 @@ struct train_data {
     struct strmap *items; /* owned */
     uint64_t events_used; /* events that passed the filters */
     uint64_t events_total;
-    int64_t last_ts; /* newest event used */
+    int64_t last_ts;    /* newest event used */
+    int64_t last_chunk; /* the newest interaction chunk read (store_interactions_last_id) */
+    struct event_weigher weigher;
 };
 
 enum rc train_data_load(struct store *s, int64_t group_id, int64_t dataset_id,

@@ -180,7 +180,18 @@ enum rc store_interactions_delete(struct store *s, int64_t dataset_id, enum orig
 enum rc store_interactions_scan(struct store *s, int64_t dataset_id, store_chunk_fn fn, void *ctx,
                                 struct err *e)
 {
-    return s->ops->interactions_scan(s, dataset_id, fn, ctx, e);
+    return s->ops->interactions_scan(s, dataset_id, 0, INT64_MAX, fn, ctx, e);
+}
+
+enum rc store_interactions_scan_range(struct store *s, int64_t dataset_id, int64_t after,
+                                      int64_t upto, store_chunk_fn fn, void *ctx, struct err *e)
+{
+    return s->ops->interactions_scan(s, dataset_id, after, upto, fn, ctx, e);
+}
+
+enum rc store_interactions_last_id(struct store *s, int64_t dataset_id, int64_t *id, struct err *e)
+{
+    return s->ops->interactions_last_id(s, dataset_id, id, e);
 }
 
 enum rc store_interactions_count(struct store *s, int64_t dataset_id, uint64_t *n, struct err *e)

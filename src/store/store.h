@@ -130,6 +130,7 @@ enum origin { ORIGIN_BULK = 0, ORIGIN_EVENTS = 1 };
  * 'extra' holds the other schema columns as an encoded blob (extra.h).
  */
 struct interaction_chunk {
+    int64_t id; /* set by scans: increases with every append */
     uint32_t n;
     const uint32_t *users;       /* dense user indexes */
     const uint32_t *items;       /* dense item indexes */
@@ -151,6 +152,14 @@ enum rc store_interactions_delete(struct store *s, int64_t dataset_id, enum orig
 typedef enum rc (*store_chunk_fn)(void *ctx, const struct interaction_chunk *c, struct err *e);
 enum rc store_interactions_scan(struct store *s, int64_t dataset_id, store_chunk_fn fn, void *ctx,
                                 struct err *e);
+/*
+ * Only chunks with after < id <= upto: a reader that noted store_interactions_last_id()
+ * sees exactly the chunks appended since (as a model does for events after its training).
+ */
+enum rc store_interactions_scan_range(struct store *s, int64_t dataset_id, int64_t after,
+                                      int64_t upto, store_chunk_fn fn, void *ctx, struct err *e);
+/* The id of the newest chunk of the dataset, 0 when it has none. */
+enum rc store_interactions_last_id(struct store *s, int64_t dataset_id, int64_t *id, struct err *e);
 /* Total rows of the dataset. */
 enum rc store_interactions_count(struct store *s, int64_t dataset_id, uint64_t *n, struct err *e);
 

@@ -35,8 +35,10 @@ struct store_ops {
                                    const struct interaction_chunk *c, struct err *e);
     enum rc (*interactions_delete)(struct store *s, int64_t dataset_id, enum origin origin,
                                    struct err *e);
-    enum rc (*interactions_scan)(struct store *s, int64_t dataset_id, store_chunk_fn fn, void *ctx,
-                                 struct err *e);
+    enum rc (*interactions_scan)(struct store *s, int64_t dataset_id, int64_t after, int64_t upto,
+                                 store_chunk_fn fn, void *ctx, struct err *e);
+    enum rc (*interactions_last_id)(struct store *s, int64_t dataset_id, int64_t *id,
+                                    struct err *e);
     enum rc (*interactions_count)(struct store *s, int64_t dataset_id, uint64_t *n, struct err *e);
     enum rc (*entity_upsert)(struct store *s, int64_t dataset_id, uint32_t idx, enum origin origin,
                              int64_t created_ts, const char *json, size_t json_len, struct err *e);

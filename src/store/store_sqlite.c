@@ -83,6 +83,7 @@ enum stmt_id {
     Q_IA_APPEND,
     Q_IA_DELETE,
     Q_IA_SCAN,
+    Q_IA_LAST,
     Q_IA_COUNT,
     Q_ENT_UPSERT,
     Q_ENT_DELETE,
@@ -117,8 +118,10 @@ static const char *const stmt_sql[Q__COUNT] = {
                     " users, items, ts, event_types, event_values, extra_columns, extra)"
                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     [Q_IA_DELETE] = "DELETE FROM interaction_chunks WHERE dataset_id = ?1 AND origin = ?2",
-    [Q_IA_SCAN] = "SELECT nrows, users, items, ts, event_types, event_values, extra_columns, extra"
-                  " FROM interaction_chunks WHERE dataset_id = ?1 ORDER BY id",
+    [Q_IA_SCAN] = "SELECT nrows, users, items, ts, event_types, event_values, extra_columns, extra,"
+                  " id FROM interaction_chunks WHERE dataset_id = ?1 AND id > ?2 AND id <= ?3"
+                  " ORDER BY id",
+    [Q_IA_LAST] = "SELECT coalesce(max(id), 0) FROM interaction_chunks WHERE dataset_id = ?1",
     [Q_IA_COUNT] = "SELECT coalesce(sum(nrows), 0) FROM interaction_chunks WHERE dataset_id = ?1",
     [Q_ENT_UPSERT] = "INSERT OR REPLACE INTO entity_rows(dataset_id, idx, origin, created_ts, data)"
                      " VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -571,18 +574,21 @@ static const void *column(sqlite3_stmt *st, int i, uint32_t n, size_t size, bool
     return sqlite3_column_blob(st, i);
 }
 
-static enum rc sq_interactions_scan(struct store *s, int64_t dataset_id, store_chunk_fn fn,
-                                    void *ctx, struct err *e)
+static enum rc sq_interactions_scan(struct store *s, int64_t dataset_id, int64_t after,
+                                    int64_t upto, store_chunk_fn fn, void *ctx, struct err *e)
 {
     /* A fresh statement: scans may nest with other store calls from the callback. */
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(SQ(s)->db, stmt_sql[Q_IA_SCAN], -1, &st, NULL) != SQLITE_OK)
         return db_error(s, e, "scan interactions");
     sqlite3_bind_int64(st, 1, dataset_id);
+    sqlite3_bind_int64(st, 2, after);
+    sqlite3_bind_int64(st, 3, upto);
     enum rc rc = RC_OK;
     int r;
     while (!rc && (r = sqlite3_step(st)) == SQLITE_ROW) {
         struct interaction_chunk c;
+        c.id = sqlite3_column_int64(st, 8);
         bool ok = true;
         c.n = (uint32_t)sqlite3_column_int64(st, 0);
         c.users = column(st, 1, c.n, 4, &ok);
@@ -616,6 +622,21 @@ static enum rc count_query(struct store *s, enum stmt_id id, int64_t dataset_id,
         *n = (uint64_t)sqlite3_column_int64(st, 0);
     else
         rc = db_error(s, e, "count");
+    sqlite3_reset(st);
+    return rc;
+}
+
+static enum rc sq_interactions_last_id(struct store *s, int64_t dataset_id, int64_t *id,
+                                       struct err *e)
+{
+    sqlite3_stmt *st = stmt(s, Q_IA_LAST, e);
+    if (!st) return RC_DB;
+    sqlite3_bind_int64(st, 1, dataset_id);
+    enum rc rc = RC_OK;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        *id = sqlite3_column_int64(st, 0);
+    else
+        rc = db_error(s, e, "last interaction chunk");
     sqlite3_reset(st);
     return rc;
 }
@@ -693,6 +714,7 @@ const struct store_ops store_sqlite_ops = {
     .interactions_append = sq_interactions_append,
     .interactions_delete = sq_interactions_delete,
     .interactions_scan = sq_interactions_scan,
+    .interactions_last_id = sq_interactions_last_id,
     .interactions_count = sq_interactions_count,
     .entity_upsert = sq_entity_upsert,
     .entity_delete_all = sq_entity_delete_all,

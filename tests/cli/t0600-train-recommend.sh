@@ -65,6 +65,20 @@ B=$(cat "$TMP/out")
 "$SAVOR" recommend --data-dir "$D" -v "$B" -u user-00003 -n 20 >"$TMP/b.json"
 check "same data, settings and seed: identical recommendations and scores" cmp "$TMP/a.json" "$TMP/b.json"
 
+# Events recorded after training change the next answer, without retraining:
+# a brand-new user with three likes gets those works' neighbourhood, not popular items.
+check "a new user before any event" "$SAVOR" recommend --data-dir "$D" -v "$A" -u newbie -n 5
+check_contains "gets popular items" '"Popular item"' "$TMP/out"
+printf 'USER_ID,ITEM_ID,EVENT_TYPE,EVENT_VALUE,TIMESTAMP\nnewbie,work-00003,like,1,1767225600\nnewbie,work-00004,like,1,1767225601\nnewbie,work-00005,like,1,1767225602\n' >"$TMP/ev.csv"
+check "record the new user's events" "$SAVOR" import --data-dir "$D" -g demo -t interactions -m INCREMENTAL "$TMP/ev.csv"
+check "the same version, asked again" "$SAVOR" recommend --data-dir "$D" -v "$A" -u newbie -n 5 --explain
+if grep -q '"Popular item"' "$TMP/out"; then
+    _not_ok "the new user's events are folded in: no more popular fallback" "$(head -c 600 "$TMP/out")"
+else
+    _ok "the new user's events are folded in: no more popular fallback"
+fi
+check_contains "explanations cite the new events" '"itemId": "work-0000' "$TMP/out"
+
 # Bad input: clear errors, exit 1 (or 2 for usage).
 check_fails "unknown recipe" "recipe 'aws-nope' is unknown" "$SAVOR" train --data-dir "$D" -g demo -r aws-nope
 check_fails "unknown hyperparameter" "hyperparameter colour is not one this recipe takes" \
