@@ -128,6 +128,7 @@ int cmd_describe(int argc, char **argv)
 
     struct store *s = cli_open_store();
     struct err e = ERR_INIT;
+    if (engine_recover(s, &e)) cli_die("%s", e.msg);
     json_t *out = json_array();
     if (group) {
         struct resource g;

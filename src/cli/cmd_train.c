@@ -6,6 +6,8 @@
 #include "models/blas.h"
 #include "models/engine.h"
 
+#include <signal.h>
+
 static const char usage[] =
     "usage: savor train --dataset-group NAME --recipe RECIPE [--param KEY=VALUE]...\n"
     "                   [--solution NAME] [--threads N]\n"
@@ -22,6 +24,14 @@ static const char usage[] =
     "                            eventWeight.TYPE (see docs/recipes.md); repeatable\n"
     "  -s, --solution NAME       solution name (default GROUP-RECIPE)\n"
     "      --threads N           worker threads (default: all CPUs)\n" CLI_COMMON_HELP;
+
+static volatile sig_atomic_t cancelled;
+
+static void on_signal(int sig)
+{
+    UNUSED(sig);
+    cancelled = 1;
+}
 
 int cmd_train(int argc, char **argv)
 {
@@ -72,6 +82,17 @@ int cmd_train(int argc, char **argv)
     if (optind != argc) cli_usage_error("train", "unexpected argument '%s'", argv[optind]);
     r.kv = kv;
     r.progress = stderr;
+    /*
+     * Ctrl-C (or SIGTERM) cancels cleanly: training stops at the next
+     * iteration and the version ends CREATE FAILED; a second Ctrl-C kills.
+     */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sa.sa_flags = (int)SA_RESETHAND;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    r.cancel = &cancelled;
 
     struct store *s = cli_open_store();
     struct err e = ERR_INIT;

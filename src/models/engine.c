@@ -10,6 +10,7 @@
 #include "common/vec.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <math.h>
 #include <strings.h>
@@ -137,10 +138,58 @@ static enum rc ensure_solution(struct store *s, const struct resource *group, co
     return RC_OK;
 }
 
+/* ---- Interrupted trainings ------------------------------------------------ */
+
+/* The start time of process 'pid' in clock ticks since boot (field 22 of /proc/PID/stat), or 0. */
+static long long process_start_time(pid_t pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    /* The command name (field 2) may hold spaces: count fields after its closing ')'. */
+    const char *p = strrchr(buf, ')');
+    for (int field = 2; p && field < 22; field++)
+        p = strchr(p + 1, ' ');
+    return p ? strtoll(p + 1, NULL, 10) : 0;
+}
+
+enum rc engine_recover(struct store *s, struct err *e)
+{
+    struct resource *vs;
+    size_t n;
+    enum rc rc = store_resource_list(s, KIND_SOLUTION_VERSION, 0, &vs, &n, e);
+    if (rc) return rc;
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (strcmp(vs[i].status, STATUS_CREATE_IN_PROGRESS) != 0) continue;
+        json_t *a = json_loads(vs[i].attrs, 0, NULL);
+        pid_t pid = (pid_t)json_integer_value(json_object_get(a, "trainerPid"));
+        long long start = json_integer_value(json_object_get(a, "trainerStart"));
+        json_decref(a);
+        /* Still training (the same process: same pid and start time)? Leave it. */
+        if (pid > 0 && process_start_time(pid) == start && start != 0) continue;
+        free(vs[i].status);
+        vs[i].status = xstrdup(STATUS_CREATE_FAILED);
+        free(vs[i].failure_reason);
+        vs[i].failure_reason = xasprintf(
+            "training was interrupted: process %d ended before the version was finished", (int)pid);
+        if ((rc = store_begin(s, e))) break;
+        rc = store_resource_update(s, &vs[i], e);
+        if (!rc) rc = store_commit(s, e);
+        if (rc) store_rollback(s);
+    }
+    resource_list_free(vs, n);
+    return rc;
+}
+
 /* ---- Training ------------------------------------------------------------- */
 
 struct train_progress {
-    FILE *out;
+    FILE *out; /* NULL: draw nothing */
+    const volatile sig_atomic_t *cancel;
     double start;
     double last;
 };
@@ -148,6 +197,7 @@ struct train_progress {
 static bool draw_progress(void *ctx, uint32_t it, uint32_t total, double loss)
 {
     struct train_progress *tp = ctx;
+    if (tp->cancel && *tp->cancel) return false;
     if (!tp->out) return true;
     double now = clock_monotonic();
     if (it + 1 < total && now - tp->last < 0.1) return true;
@@ -168,7 +218,7 @@ static enum rc write_model(const struct recipe *recipe, const struct train_data 
                            struct train_progress *tp, const char *path, struct err *e)
 {
     struct modelfile_writer *w = modelfile_writer_new(recipe->name, MODEL_FORMAT_KIND_VERSION);
-    struct train_input in = {d, p, threads, tp->out ? draw_progress : NULL, tp};
+    struct train_input in = {d, p, threads, draw_progress, tp};
     const struct csr *ui = d->ui;
     double *acc = xcalloc(ui->ncols ? ui->ncols : 1, sizeof(double));
     for (uint64_t k = 0; k < ui->nnz; k++)
@@ -218,6 +268,7 @@ enum rc engine_train(struct store *s, const struct train_request *r, char **vers
         r->solution ? xstrdup(r->solution) : xasprintf("%.30s-%.32s", r->group, recipe->name + 4);
     char *path = NULL, *meta = NULL;
     enum rc rc = split_settings(r->kv, r->nkv, &w, rest, &nrest, config, e);
+    if (!rc) rc = engine_recover(s, e);
     if (!rc) rc = params_resolve(recipe->params, rest, nrest, &p, e);
     if (!rc && recipe->validate) rc = recipe->validate(&p, e);
     if (!rc && !resource_name_valid(name))
@@ -244,8 +295,10 @@ enum rc engine_train(struct store *s, const struct train_request *r, char **vers
         ver.name = xstrdup(vid);
         ver.parent_id = sol.id;
         ver.status = xstrdup(STATUS_CREATE_IN_PROGRESS);
-        json_t *a = json_pack("{s:s,s:s,s:s,s:O}", "solutionVersionArn", ver.arn, "solutionArn",
-                              sol.arn, "trainingMode", "FULL", "solutionConfig", config);
+        json_t *a = json_pack("{s:s,s:s,s:s,s:O,s:I,s:I}", "solutionVersionArn", ver.arn,
+                              "solutionArn", sol.arn, "trainingMode", "FULL", "solutionConfig",
+                              config, "trainerPid", (json_int_t)getpid(), "trainerStart",
+                              (json_int_t)process_start_time(getpid()));
         ver.attrs = attrs_text(a);
         json_decref(a);
         rc = store_resource_insert(s, &ver, e);
@@ -280,7 +333,7 @@ enum rc engine_train(struct store *s, const struct train_request *r, char **vers
         free(weigher);
         meta = attrs_text(m);
         json_decref(m);
-        struct train_progress tp = {NULL, clock_monotonic(), 0};
+        struct train_progress tp = {NULL, r->cancel, clock_monotonic(), 0};
         if (r->progress && isatty(fileno(r->progress))) tp.out = r->progress;
         rc = write_model(recipe, &d, &p, r->threads, meta, &tp, path, e);
     }

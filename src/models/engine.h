@@ -21,6 +21,7 @@
 #include "store/store.h"
 
 #include <jansson.h>
+#include <signal.h>
 
 #define KIND_SOLUTION         "solution"
 #define KIND_SOLUTION_VERSION "solution-version" /* ARN: solution/NAME/ID */
@@ -36,9 +37,18 @@ struct train_request {
      */
     const struct param_kv *kv;
     size_t nkv;
-    int threads;    /* 0 = all CPUs */
+    int threads; /* 0 = all CPUs */
+    /* Set (from a signal handler) to cancel: the version ends CREATE FAILED. May be NULL. */
+    const volatile sig_atomic_t *cancel;
     FILE *progress; /* where to draw progress on a terminal; NULL for none */
 };
+
+/*
+ * Mark versions left CREATE IN_PROGRESS by a training process that no longer
+ * runs (killed, crashed) as CREATE FAILED with the reason, so that none stays
+ * in progress forever. engine_train() does this first; so does describe.
+ */
+enum rc engine_recover(struct store *s, struct err *e);
 
 /* Train; on success *version_arn (caller frees) names the ACTIVE version. */
 enum rc engine_train(struct store *s, const struct train_request *r, char **version_arn,

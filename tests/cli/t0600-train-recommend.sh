@@ -103,6 +103,34 @@ check_eq "describe: the failed version is CREATE FAILED with its reason" "CREATE
 check_eq "describe: the sims solution has its recipe ARN" "arn:aws:personalize:::recipe/aws-sims" \
     "$("$PY" -c 'import json,sys; g=json.load(open(sys.argv[1]))["datasetGroups"][0]; print([s for s in g["solutions"] if s["name"]=="demo-sims"][0]["recipeArn"])' "$TMP/d.json")"
 
+# Cancelling (Ctrl-C) ends the version CREATE FAILED; so does a killed trainer, once noticed.
+"$SAVOR" train --data-dir "$D" -g demo -r aws-user-personalization -s cancelled \
+    -p iterations=1000 -p factors=128 >"$TMP/c.out" 2>"$TMP/c.err" &
+pid=$!
+sleep 0.5
+kill -INT "$pid"
+wait "$pid"
+check_eq "SIGINT stops training with exit 1" 1 "$?"
+check_contains "and says it was cancelled" "training cancelled" "$TMP/c.err"
+"$SAVOR" train --data-dir "$D" -g demo -r aws-user-personalization -s killed \
+    -p iterations=1000 -p factors=128 >/dev/null 2>&1 &
+pid=$!
+sleep 0.5
+kill -9 "$pid"
+wait "$pid" 2>/dev/null
+"$SAVOR" describe --data-dir "$D" -g demo >"$TMP/d.json"
+check_eq "describe: cancelled and killed versions are CREATE FAILED, none stuck in progress" \
+    "cancelled CREATE FAILED|killed CREATE FAILED interrupted" \
+    "$("$PY" -c '
+import json, sys
+g = json.load(open(sys.argv[1]))["datasetGroups"][0]
+out = []
+for s in g["solutions"]:
+    if s["name"] in ("cancelled", "killed"):
+        v = s["solutionVersions"][0]
+        out.append(s["name"] + " " + v["status"] + (" interrupted" if "interrupted" in v.get("failureReason", "") else ""))
+print("|".join(out))' "$TMP/d.json")"
+
 # A corrupt model file is a clear error, not a crash.
 M=$(ls "$D"/models/blog-user-personalization/*.model | head -n 1)
 "$PY" -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[len(b)//2]^=0xFF; open(p,"wb").write(b)' "$M"
