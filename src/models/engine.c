@@ -213,12 +213,13 @@ static bool draw_progress(void *ctx, uint32_t it, uint32_t total, double loss)
     return true;
 }
 
-static enum rc write_model(const struct recipe *recipe, const struct train_data *d,
-                           const struct params *p, int threads, const char *meta,
-                           struct train_progress *tp, const char *path, struct err *e)
+static enum rc write_model(struct store *s, int64_t dataset_id, const struct recipe *recipe,
+                           const struct train_data *d, const struct params *p, int threads,
+                           const char *meta, struct train_progress *tp, const char *path,
+                           struct err *e)
 {
     struct modelfile_writer *w = modelfile_writer_new(recipe->name, MODEL_FORMAT_KIND_VERSION);
-    struct train_input in = {d, p, threads, draw_progress, tp};
+    struct train_input in = {d, s, dataset_id, p, threads, draw_progress, tp};
     const struct csr *ui = d->ui;
     double *acc = xcalloc(ui->ncols ? ui->ncols : 1, sizeof(double));
     for (uint64_t k = 0; k < ui->nnz; k++)
@@ -335,7 +336,7 @@ enum rc engine_train(struct store *s, const struct train_request *r, char **vers
         json_decref(m);
         struct train_progress tp = {NULL, r->cancel, clock_monotonic(), 0};
         if (r->progress && isatty(fileno(r->progress))) tp.out = r->progress;
-        rc = write_model(recipe, &d, &p, r->threads, meta, &tp, path, e);
+        rc = write_model(s, dataset.id, recipe, &d, &p, r->threads, meta, &tp, path, e);
     }
     double seconds = clock_monotonic() - t0;
 

@@ -5,13 +5,10 @@
 #include "models/recipe.h"
 
 const struct recipe *const recipe_table[] = {
-    &recipe_user_personalization,
-    &recipe_user_personalization_v2,
-    &recipe_personalized_ranking,
-    &recipe_personalized_ranking_v2,
-    &recipe_popularity_count,
-    &recipe_sims,
-    NULL,
+    &recipe_user_personalization, &recipe_user_personalization_v2,
+    &recipe_personalized_ranking, &recipe_personalized_ranking_v2,
+    &recipe_popularity_count,     &recipe_sims,
+    &recipe_trending_now,         NULL,
 };
 
 const struct recipe *recipe_find(const char *name_or_arn)

@@ -27,6 +27,10 @@ enum recipe_kind {
 
 struct train_input {
     const struct train_data *data;
+    /* The interactions themselves, for recipes that need events rather than w_ui
+     * (read chunks up to data->last_chunk, weighed with data->weigher). */
+    struct store *store;
+    int64_t dataset_id;
     const struct params *params;
     int threads;
     /* Called once per iteration; return false to cancel. May be NULL. */
@@ -78,5 +82,6 @@ extern const struct recipe recipe_user_personalization_v2;
 extern const struct recipe recipe_personalized_ranking;
 extern const struct recipe recipe_personalized_ranking_v2;
 extern const struct recipe recipe_sims;
+extern const struct recipe recipe_trending_now;
 
 #endif

@@ -42,9 +42,31 @@ check_eq "ranked by the model; unknown items last" "2 1 3 nope" "$(ids <"$TMP/ou
 check_eq "an unknown item has no score" 1 \
     "$("$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(sum(1 for x in d["personalizedRanking"] if "score" not in x))' "$TMP/out")"
 
+# Trending: with 1-hour windows before the newest event (t = 1700100000), "rising" goes
+# from 1 to 5 events, "steady" stays at 3 and 3, and "old" had 30 events days ago.
+T=1700100000
+{
+    echo "USER_ID,ITEM_ID,TIMESTAMP"
+    for k in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30; do
+        echo "o$k,old,$((T - 500000 + k))"
+    done
+    echo "r0,rising,$((T - 5000))"
+    for k in 1 2 3 4 5; do echo "r$k,rising,$((T - 100 * k))"; done
+    for k in 1 2 3; do echo "s$k,steady,$((T - 5000 - k))"; echo "t$k,steady,$((T - 200 - k))"; done
+    echo "z,old,$T"
+} >"$TMP/trend.csv"
+check "import trend data" "$SAVOR" import --data-dir "$D" -g trend -t interactions "$TMP/trend.csv"
+check "train trending-now (1 hour)" "$SAVOR" train --data-dir "$D" -g trend -r aws-trending-now \
+    -p trend_discovery_frequency="1 hour"
+TV=$(cat "$TMP/out")
+check "recommend trending" "$SAVOR" recommend --data-dir "$D" -v "$TV" -u anyone -n 3
+check_eq "the rising item first, then popular items" "rising old steady" "$(ids <"$TMP/out")"
+check_fails "an unknown discovery window" "trend_discovery_frequency: '2 weeks' is not one of" \
+    "$SAVOR" train --data-dir "$D" -g trend -r aws-trending-now -p trend_discovery_frequency="2 weeks"
+
 # Demo data: every recipe trains; related items; determinism.
 check "demo data" "$SAVOR" demo --data-dir "$D" --users 300 --items 120 --creators 20 --events 6000
-for r in aws-popularity-count aws-sims aws-user-personalization aws-personalized-ranking; do
+for r in aws-popularity-count aws-sims aws-user-personalization aws-personalized-ranking aws-trending-now; do
     check "train $r on the demo" "$SAVOR" train --data-dir "$D" -g demo -r "$r"
 done
 check "train sims again" "$SAVOR" train --data-dir "$D" -g demo -r arn:aws:personalize:::recipe/aws-sims
