@@ -9,6 +9,7 @@
 #include "models/engine.h"
 
 #include <jansson.h>
+#include <math.h>
 
 static const char recommend_usage[] =
     "usage: savor recommend --solution-version ARN (--user ID | --item ID) [-n 25] [--explain]\n"
@@ -23,7 +24,13 @@ static const char recommend_usage[] =
     "  -u, --user ID               recommend for this user\n"
     "  -i, --item ID               recommend items related to this item\n"
     "  -n, --num-results N         how many (default 25, at most 500)\n"
-    "      --explain               include explanations\n" CLI_COMMON_HELP;
+    "      --explain               include explanations\n"
+    "      --exploration-weight W  0 to 1 (default 0: none); user-personalization gives\n"
+    "                              round(n * W / 2) slots to new, little-seen items,\n"
+    "                              marked \"reason\": [\"Exploration\"]\n"
+    "      --exploration-item-age-cut-off DAYS\n"
+    "                              only items created within DAYS of the data's newest\n"
+    "                              event (default 30)\n" CLI_COMMON_HELP;
 
 static const char rank_usage[] =
     "usage: savor rank --solution-version ARN --user ID [--explain] ITEM...\n"
@@ -47,19 +54,22 @@ static int run(int argc, char **argv, bool rank)
     blas_select_kernels(cli_argv);
     const char *cmd = rank ? "rank" : "recommend";
     const char *usage = rank ? rank_usage : recommend_usage;
-    enum { OPT_EXPLAIN = 1 };
+    enum { OPT_EXPLAIN = 1, OPT_XWEIGHT, OPT_XAGE };
     static const struct option opts[] = {
         {"solution-version", required_argument, NULL, 'v'},
         {"user", required_argument, NULL, 'u'},
         {"item", required_argument, NULL, 'i'},
         {"num-results", required_argument, NULL, 'n'},
         {"explain", no_argument, NULL, OPT_EXPLAIN},
+        {"exploration-weight", required_argument, NULL, OPT_XWEIGHT},
+        {"exploration-item-age-cut-off", required_argument, NULL, OPT_XAGE},
         CLI_COMMON_OPTIONS,
         {NULL, 0, NULL, 0},
     };
     const char *arn = NULL, *user = NULL, *item = NULL;
     size_t n = 25;
     bool explain = false;
+    struct exploration x = {0, 30};
     int c;
     while ((c = getopt_long(argc, argv, rank ? "v:u:" : "v:u:i:n:", opts, NULL)) != -1) {
         switch (c) {
@@ -81,6 +91,22 @@ static int run(int argc, char **argv, bool rank)
         case OPT_EXPLAIN:
             explain = true;
             break;
+        case OPT_XWEIGHT:
+        case OPT_XAGE: {
+            if (rank) cli_bad_option(cmd, argv);
+            char *end;
+            double v = strtod(optarg, &end);
+            bool weight = c == OPT_XWEIGHT;
+            if (end == optarg || *end || !(v >= 0) || (weight && v > 1) || !isfinite(v))
+                cli_usage_error(cmd, "--%s '%s': expected a number %s",
+                                weight ? "exploration-weight" : "exploration-item-age-cut-off",
+                                optarg, weight ? "from 0 to 1" : ">= 0 (days)");
+            if (weight)
+                x.weight = v;
+            else
+                x.age_cutoff_days = v;
+            break;
+        }
         default:
             if (!cli_common_option(c, optarg, usage)) cli_bad_option(cmd, argv);
         }
@@ -105,7 +131,7 @@ static int run(int argc, char **argv, bool rank)
     json_t *doc = NULL;
     enum rc rc = rank ? model_rank(m, user, (const char *const *)argv + optind,
                                    (size_t)(argc - optind), explain, &doc, &e)
-                      : model_recommend(m, user, item, n, explain, &doc, &e);
+                      : model_recommend(m, user, item, n, explain, &x, &doc, &e);
     model_close(m);
     store_close(s);
     if (rc) cli_die("%s", e.msg);

@@ -185,6 +185,57 @@ enum rc engine_recover(struct store *s, struct err *e)
     return rc;
 }
 
+/* ---- Item ages (for exploration) ------------------------------------------- */
+
+struct ages {
+    int64_t *created; /* per item: CREATION_TIMESTAMP, else its first interaction, else INT64_MIN */
+    uint32_t nitems;
+    int64_t newest; /* the newest event or creation time: "now" for the data */
+};
+
+static enum rc first_seen(void *ctx, const struct interaction_chunk *c, struct err *e)
+{
+    UNUSED(e);
+    struct ages *a = ctx;
+    for (uint32_t i = 0; i < c->n; i++) {
+        uint32_t it = c->items[i];
+        if (it < a->nitems && (a->created[it] == INT64_MIN || c->ts[i] < a->created[it]))
+            a->created[it] = c->ts[i];
+        if (c->ts[i] > a->newest) a->newest = c->ts[i];
+    }
+    return RC_OK;
+}
+
+static enum rc created_at(void *ctx, uint32_t idx, int64_t created_ts, const char *json,
+                          struct err *e)
+{
+    UNUSED(json);
+    UNUSED(e);
+    struct ages *a = ctx;
+    if (idx < a->nitems && created_ts >= 0) {
+        a->created[idx] = created_ts;
+        if (created_ts > a->newest) a->newest = created_ts;
+    }
+    return RC_OK;
+}
+
+/* Every item's age reference, from the ITEMS dataset's CREATION_TIMESTAMP or the interactions. */
+static enum rc item_ages(struct store *s, const struct resource *group, int64_t dataset_id,
+                         const struct train_data *d, struct ages *a, struct err *e)
+{
+    a->nitems = d->ui->ncols;
+    a->newest = INT64_MIN;
+    a->created = xmallocarray(a->nitems ? a->nitems : 1, sizeof(int64_t));
+    for (uint32_t i = 0; i < a->nitems; i++)
+        a->created[i] = INT64_MIN;
+    enum rc rc = store_interactions_scan_range(s, dataset_id, 0, d->last_chunk, first_seen, a, e);
+    struct resource items = {0};
+    if (!rc && dataset_find(s, group, DATASET_ITEMS, &items, NULL) == RC_OK)
+        rc = store_entity_scan(s, items.id, created_at, a, e);
+    resource_release(&items);
+    return rc;
+}
+
 /* ---- Training ------------------------------------------------------------- */
 
 struct train_progress {
@@ -215,8 +266,8 @@ static bool draw_progress(void *ctx, uint32_t it, uint32_t total, double loss)
 
 static enum rc write_model(struct store *s, int64_t dataset_id, const struct recipe *recipe,
                            const struct train_data *d, const struct params *p, int threads,
-                           const char *meta, struct train_progress *tp, const char *path,
-                           struct err *e)
+                           const char *meta, const struct ages *ages, struct train_progress *tp,
+                           const char *path, struct err *e)
 {
     struct modelfile_writer *w = modelfile_writer_new(recipe->name, MODEL_FORMAT_KIND_VERSION);
     struct train_input in = {d, s, dataset_id, p, threads, draw_progress, tp};
@@ -236,6 +287,8 @@ static enum rc write_model(struct store *s, int64_t dataset_id, const struct rec
                              ((size_t)ui->nrows + 1) * sizeof(uint64_t), e)) &&
         !(rc = modelfile_add(w, "history_items", ui->indices, ui->nnz * sizeof(uint32_t), e)) &&
         !(rc = modelfile_add(w, "history_weights", ui->values, ui->nnz * sizeof(float), e)) &&
+        !(rc = modelfile_add(w, "item_created", ages->created,
+                             (size_t)ages->nitems * sizeof(int64_t), e)) &&
         !(rc = modelfile_add_text(w, "meta", meta, e)))
         rc = modelfile_write(w, path, e);
     if (tp->out) fputc('\n', tp->out);
@@ -265,6 +318,7 @@ enum rc engine_train(struct store *s, const struct train_request *r, char **vers
     struct params p = {0};
     struct resource group = {0}, dataset = {0}, sol = {0}, ver = {0};
     struct train_data d = {0};
+    struct ages ages = {0};
     char *name =
         r->solution ? xstrdup(r->solution) : xasprintf("%.30s-%.32s", r->group, recipe->name + 4);
     char *path = NULL, *meta = NULL;
@@ -324,19 +378,22 @@ enum rc engine_train(struct store *s, const struct train_request *r, char **vers
             "no interactions to train on in dataset group %s (after eventType and eventValueThreshold)",
             r->group);
     if (!rc) {
+        rc = item_ages(s, &group, dataset.id, &d, &ages, e);
+    }
+    if (!rc) {
         char *weigher = event_weigher_to_json(&d.weigher);
-        json_t *m =
-            json_pack("{s:s,s:s,s:s,s:O,s:I,s:I,s:I,s:I,s:o}", "recipe", recipe->name,
-                      "solutionVersionArn", ver.arn, "datasetGroup", r->group, "solutionConfig",
-                      config, "users", (json_int_t)d.ui->nrows, "items", (json_int_t)d.ui->ncols,
-                      "interactions", (json_int_t)d.events_used, "lastChunkId",
-                      (json_int_t)d.last_chunk, "eventWeigher", json_loads(weigher, 0, NULL));
+        json_t *m = json_pack(
+            "{s:s,s:s,s:s,s:O,s:I,s:I,s:I,s:I,s:I,s:o}", "recipe", recipe->name,
+            "solutionVersionArn", ver.arn, "datasetGroup", r->group, "solutionConfig", config,
+            "users", (json_int_t)d.ui->nrows, "items", (json_int_t)d.ui->ncols, "interactions",
+            (json_int_t)d.events_used, "lastChunkId", (json_int_t)d.last_chunk, "newestTimestamp",
+            (json_int_t)ages.newest, "eventWeigher", json_loads(weigher, 0, NULL));
         free(weigher);
         meta = attrs_text(m);
         json_decref(m);
         struct train_progress tp = {NULL, r->cancel, clock_monotonic(), 0};
         if (r->progress && isatty(fileno(r->progress))) tp.out = r->progress;
-        rc = write_model(s, dataset.id, recipe, &d, &p, r->threads, meta, &tp, path, e);
+        rc = write_model(s, dataset.id, recipe, &d, &p, r->threads, meta, &ages, &tp, path, e);
     }
     double seconds = clock_monotonic() - t0;
 
@@ -373,6 +430,7 @@ out:
     resource_release(&sol);
     resource_release(&ver);
     train_data_release(&d);
+    free(ages.created);
     free(name);
     free(path);
     free(meta);
@@ -397,6 +455,8 @@ struct model {
     const uint64_t *h_indptr;
     const uint32_t *h_items;
     const float *h_weights;
+    const int64_t *item_created; /* age reference per item (see item_ages) */
+    int64_t newest;
     float *scores; /* nitems work buffer */
 };
 
@@ -442,6 +502,7 @@ static enum rc model_params(struct model *m, struct err *e)
     if (!rc) rc = event_weigher_from_json(ew_text ? ew_text : "", &m->weigher, e);
     free(ew_text);
     m->last_chunk = (int64_t)json_integer_value(json_object_get(meta, "lastChunkId"));
+    m->newest = (int64_t)json_integer_value(json_object_get(meta, "newestTimestamp"));
     json_decref(meta);
     return rc;
 }
@@ -449,8 +510,8 @@ static enum rc model_params(struct model *m, struct err *e)
 static enum rc model_load(const char *path, struct model **out, struct err *e)
 {
     struct model *m = xcalloc(1, sizeof(*m));
-    const void *a, *b, *c, *d;
-    size_t la, lb, lc, ld;
+    const void *a, *b, *c, *d, *ic;
+    size_t la, lb, lc, ld, lic;
     enum rc rc = modelfile_open(path, &m->mf, e);
     if (rc) goto fail;
     m->recipe = recipe_find(modelfile_kind(m->mf));
@@ -465,6 +526,7 @@ static enum rc model_load(const char *path, struct model **out, struct err *e)
         (rc = modelfile_section(m->mf, "history_indptr", sizeof(uint64_t), &b, &lb, e)) ||
         (rc = modelfile_section(m->mf, "history_items", sizeof(uint32_t), &c, &lc, e)) ||
         (rc = modelfile_section(m->mf, "history_weights", sizeof(float), &d, &ld, e)) ||
+        (rc = modelfile_section(m->mf, "item_created", sizeof(int64_t), &ic, &lic, e)) ||
         (rc = model_params(m, e)))
         goto fail;
     m->nitems = strmap_count(m->items);
@@ -473,8 +535,10 @@ static enum rc model_load(const char *path, struct model **out, struct err *e)
     m->h_indptr = b;
     m->h_items = c;
     m->h_weights = d;
+    m->item_created = ic;
     /* Check the history's shape once, so queries can trust it. */
     bool ok = la == (size_t)m->nitems * sizeof(float) &&
+              lic == (size_t)m->nitems * sizeof(int64_t) &&
               lb == ((size_t)m->nusers + 1) * sizeof(uint64_t) &&
               lc / sizeof(uint32_t) == ld / sizeof(float) && m->h_indptr[0] == 0 &&
               m->h_indptr[m->nusers] == lc / sizeof(uint32_t);
@@ -754,8 +818,81 @@ static json_t *item_json(struct model *m, const struct ranked *r, bool explain,
     return o;
 }
 
+/* Whether item j is in the (sorted) history. */
+static bool in_history(const struct history *h, uint32_t j)
+{
+    size_t lo = 0, hi = h->n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (h->items[mid] == j) return true;
+        if (h->items[mid] < j)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+struct explore_cand {
+    uint32_t item;
+    float pop;
+    int64_t created;
+};
+
+/* Least seen first, then newest, then lowest index: deterministic. */
+static int explore_cmp(const void *a, const void *b)
+{
+    const struct explore_cand *x = a, *y = b;
+    if (x->pop != y->pop) return x->pop < y->pop ? -1 : 1;
+    if (x->created != y->created) return x->created > y->created ? -1 : 1;
+    return x->item < y->item ? -1 : x->item > y->item;
+}
+
+/*
+ * Exploration (documented in docs/recipes.md): round(n * weight / 2) slots,
+ * spread evenly through the list, go to the least-seen items created within
+ * age_cutoff_days of the data's newest time, that are not already in the
+ * list or the user's history. Returns how many it placed into 'out'.
+ */
+static size_t explore(const struct model *m, const struct exploration *x, const struct history *h,
+                      const struct ranked *list, size_t len, size_t n, struct ranked *out,
+                      bool *is_exploration)
+{
+    size_t slots = (size_t)floor((double)n * x->weight / 2.0 + 0.5);
+    if (slots > n) slots = n;
+    struct explore_cand *c = xcalloc(m->nitems ? m->nitems : 1, sizeof(*c));
+    size_t nc = 0;
+    int64_t since = m->newest - (int64_t)(x->age_cutoff_days * 86400.0);
+    for (uint32_t j = 0; j < m->nitems && slots; j++) {
+        if (m->item_created[j] == INT64_MIN || m->item_created[j] < since) continue;
+        if (in_history(h, j)) continue;
+        bool listed = false;
+        for (size_t k = 0; k < len && !listed; k++)
+            listed = list[k].item == j;
+        if (!listed) c[nc++] = (struct explore_cand){j, m->popularity[j], m->item_created[j]};
+    }
+    qsort(c, nc, sizeof(*c), explore_cmp);
+    if (slots > nc) slots = nc;
+    /* Exploration item k goes to position floor((k + 1) * n / (slots + 1)). */
+    size_t total = MIN(n, len + slots), from_list = 0, k = 0;
+    for (size_t pos = 0; pos < total; pos++) {
+        bool take = k < slots && (pos == (k + 1) * n / (slots + 1) || from_list == len);
+        if (take) {
+            out[pos] = (struct ranked){c[k].item, m->scores[c[k].item], true};
+            if (isnan(out[pos].score)) out[pos].score = 0;
+            is_exploration[pos] = true;
+            k++;
+        } else {
+            out[pos] = list[from_list++];
+            is_exploration[pos] = false;
+        }
+    }
+    free(c);
+    return total;
+}
+
 enum rc model_recommend(struct model *m, const char *user_id, const char *item_id, size_t n,
-                        bool explain, json_t **out, struct err *e)
+                        bool explain, const struct exploration *x, json_t **out, struct err *e)
 {
     const struct recipe *r = m->recipe;
     struct history h;
@@ -806,9 +943,21 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
     }
     g_sort_pop = m->popularity;
     qsort(heap, len, sizeof(*heap), ranked_qsort);
+    /* Exploration is for user-personalization, as itemExplorationConfig is in Personalize. */
+    struct ranked *final = heap;
+    bool *explored = xcalloc(n ? n : 1, sizeof(bool));
+    if (x && x->weight > 0 && r->kind == RECIPE_USER_PERSONALIZATION) {
+        final = xcalloc(n ? n : 1, sizeof(*final));
+        len = explore(m, x, &h, heap, len, n, final, explored);
+    }
     json_t *list = json_array();
-    for (size_t k = 0; k < len; k++)
-        json_array_append_new(list, item_json(m, &heap[k], explain, hist, hw, hn, e));
+    for (size_t k = 0; k < len; k++) {
+        json_t *o = item_json(m, &final[k], explain && !explored[k], hist, hw, hn, e);
+        if (explored[k]) json_object_set_new(o, "reason", json_pack("[s]", "Exploration"));
+        json_array_append_new(list, o);
+    }
+    if (final != heap) free(final);
+    free(explored);
     free(heap);
     history_release(&h);
     *out = json_pack("{s:o}", "itemList", list);

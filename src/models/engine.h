@@ -65,10 +65,18 @@ const struct recipe *model_recipe(const struct model *m);
  * GetRecommendations: for 'user_id' (user recipes) or 'item_id' (related
  * items), the top 'n' items as {"itemList": [{"itemId", "score"[, "reason"]}]}.
  * With 'explain', each item carries "explanation": the history items that
- * contributed most, with their shares of the score.
+ * contributed most, with their shares of the score. 'x' (may be NULL) asks
+ * for exploration: some slots go to new, little-seen items, marked
+ * "reason": ["Exploration"].
  */
+/* Personalize's itemExplorationConfig. */
+struct exploration {
+    double weight;          /* explorationWeight, 0..1; 0 = none */
+    double age_cutoff_days; /* explorationItemAgeCutOff */
+};
+
 enum rc model_recommend(struct model *m, const char *user_id, const char *item_id, size_t n,
-                        bool explain, json_t **out, struct err *e);
+                        bool explain, const struct exploration *x, json_t **out, struct err *e);
 
 /*
  * GetPersonalizedRanking: 'items' reordered for 'user_id'; items the model

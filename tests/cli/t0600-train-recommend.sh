@@ -42,6 +42,25 @@ check_eq "ranked by the model; unknown items last" "2 1 3 nope" "$(ids <"$TMP/ou
 check_eq "an unknown item has no score" 1 \
     "$("$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(sum(1 for x in d["personalizedRanking"] if "score" not in x))' "$TMP/out")"
 
+# Exploration: item 4, created just now and never interacted with, is offered only when
+# asked for (explorationWeight > 0), marked as such; weight 0 never shows it.
+D2=$(new_data_dir)
+printf 'ITEM_ID,GENRE,CREATION_TIMESTAMP\n1,x,1690000000\n2,x,1690000000\n3,x,1690000000\n4,x,1700000004\n' >"$TMP/items4.csv"
+check "import the catalog with creation times" "$SAVOR" import --data-dir "$D2" -g blog -t items "$TMP/items4.csv"
+check "import the interactions" "$SAVOR" import --data-dir "$D2" -g blog -t interactions "$TMP/blog.csv"
+check "train" "$SAVOR" train --data-dir "$D2" -g blog -r aws-user-personalization
+V2=$(cat "$TMP/out")
+check "explorationWeight 0" "$SAVOR" recommend --data-dir "$D2" -v "$V2" -u 1 --exploration-weight 0
+check_eq "weight 0: only items with interactions" "2 1 3" "$(ids <"$TMP/out")"
+check "explorationWeight 1" "$SAVOR" recommend --data-dir "$D2" -v "$V2" -u 1 -n 4 --exploration-weight 1
+check_eq "weight 1, 4 results: 2 slots, only item 4 qualifies" "2 1 4 3" "$(ids <"$TMP/out")"
+check_contains "the explored item is marked" '"Exploration"' "$TMP/out"
+check "an age cut-off that excludes it" "$SAVOR" recommend --data-dir "$D2" -v "$V2" -u 1 -n 4 \
+    --exploration-weight 1 --exploration-item-age-cut-off 0.00001
+check_eq "too old for the cut-off: no exploration" "2 1 3" "$(ids <"$TMP/out")"
+check_fails "a weight above 1" "--exploration-weight '1.5': expected a number from 0 to 1" \
+    "$SAVOR" recommend --data-dir "$D2" -v "$V2" -u 1 --exploration-weight 1.5
+
 # Trending: with 1-hour windows before the newest event (t = 1700100000), "rising" goes
 # from 1 to 5 events, "steady" stays at 3 and 3, and "old" had 30 events days ago.
 T=1700100000
