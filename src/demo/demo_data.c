@@ -43,6 +43,7 @@
 
 #include "common/vec.h"
 #include "demo/demo_data.h"
+#include "common/rng.h"
 
 #define DAY          INT64_C(86400)
 #define WINDOW_SECS  (180 * DAY)           /* interactions: the 180 days before end_time */
@@ -53,50 +54,7 @@
 #define MAX_END_TIME INT64_C(253402300799) /* 9999-12-31T23:59:59 */
 #define OUT_BUF_SIZE (1u << 20)
 
-/* ---- PRNG: xoshiro256** seeded with splitmix64 ---- */
-
-struct rng {
-    uint64_t s[4];
-};
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += UINT64_C(0x9e3779b97f4a7c15));
-    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return z ^ (z >> 31);
-}
-
-static void rng_seed(struct rng *r, uint64_t seed)
-{
-    for (size_t i = 0; i < 4; i++)
-        r->s[i] = splitmix64(&seed);
-}
-
-static inline uint64_t rotl64(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-static inline uint64_t rng_next(struct rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = rotl64(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl64(s[3], 45);
-    return result;
-}
-
-/* Uniform in [0, 1). */
-static inline double rng_unif(struct rng *r)
-{
-    return (double)(rng_next(r) >> 11) * 0x1.0p-53;
-}
+/* ---- PRNG helpers on common/rng.h ---- */
 
 /* Uniform in [0, n); n >= 1. */
 static inline uint32_t rng_below(struct rng *r, uint64_t n)

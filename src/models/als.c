@@ -53,6 +53,7 @@
  */
 #include "common/base.h"
 #include "models/als.h"
+#include "common/rng.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -169,44 +170,7 @@ static int resolve_threads(int threads)
     return (int)n;
 }
 
-/* ---- PRNG: splitmix64 seeding xoshiro256** ---- */
-
-struct rng {
-    uint64_t s[4];
-};
-
-static uint64_t splitmix64(uint64_t *x)
-{
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static void rng_seed(struct rng *g, uint64_t seed)
-{
-    for (int i = 0; i < 4; i++)
-        g->s[i] = splitmix64(&seed);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t rng_next(struct rng *g)
-{
-    uint64_t *s = g->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
+/* ---- Initial factors ---- */
 
 /* Uniform in [-scale, scale). */
 static void rng_fill(struct rng *g, float *v, size_t n, float scale)
