@@ -9,9 +9,9 @@
  *   sum_ui c_ui (p_ui - x_u . y_i)^2 + reg * (sum_u |x_u|^2 + sum_i |y_i|^2).
  * Same input, parameters, seed and thread count give bit-identical factors.
  *
- * "reg" in these formulas is per row: reg_u = regularization * sum_i c_ui
- * over the row's observed pairs (weighted-lambda regularization; see
- * als.c). Factors are bit-identical across thread counts too.
+ * "reg" in these formulas is per row: reg_u = regularization * (the number
+ * of the row's observed pairs) (weighted-lambda regularization; see als.c).
+ * Factors are bit-identical across thread counts too.
  */
 #ifndef SAVOR_ALS_H
 #define SAVOR_ALS_H
@@ -21,7 +21,7 @@
 
 struct als_params {
     uint32_t factors;     /* latent dimension, default 64 */
-    float regularization; /* reg, default 0.05 (scaled as documented in als.c) */
+    float regularization; /* reg, default 0.35, scaled per row by its interaction count (als.c) */
     float alpha;          /* confidence scaling, default 10 */
     uint32_t iterations;  /* full alternations, default 15 */
     uint32_t cg_steps;    /* conjugate-gradient steps per solve; 0 = exact Cholesky */

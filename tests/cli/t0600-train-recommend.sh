@@ -32,6 +32,8 @@ arn:aws:personalize:*:solution/blog-user-personalization/*) _ok "train prints th
 esac
 check "recommend for user 1" "$SAVOR" recommend --data-dir "$D" -v "$V" -u 1
 check_eq "user 1: item 2, then item 1, then item 3 (item 4 never)" "2 1 3" "$(ids <"$TMP/out")"
+check_eq "by clearly separated scores, not by a tie-break" ok \
+    "$("$PY" -c 'import json,sys; s=[x["score"] for x in json.load(open(sys.argv[1]))["itemList"]]; print("ok" if s[0]-s[1] > 1e-3 and s[1]-s[2] > 1e-3 else s)' "$TMP/out")"
 check "recommend for an unknown user" "$SAVOR" recommend --data-dir "$D" -v "$V" -u stranger
 check_eq "an unknown user gets popular items, by weighted count" "2 1 3" "$(ids <"$TMP/out")"
 check_contains "marked as popular" '"Popular item"' "$TMP/out"
