@@ -13,8 +13,9 @@
 
 static const struct command commands[] = {
     {"import", cmd_import, "import a CSV file into a dataset (creates the dataset group)"},
-    {"describe", cmd_describe, "show dataset groups, datasets and import jobs as JSON"},
-    {"demo", cmd_demo, "generate the demo creators' platform dataset and import it"},
+    {"describe", cmd_describe,
+     "show dataset groups, datasets, import jobs, solutions and versions (JSON)"},
+    {"demo", cmd_demo, "the demo creators' platform: generate, import and train it"},
     {"train", cmd_train, "train a solution version of a recipe on a dataset group"},
     {"recommend", cmd_recommend, "recommendations for a user or related to an item (JSON)"},
     {"rank", cmd_rank, "rerank items for a user (JSON)"},

@@ -159,3 +159,22 @@ enum rc dataset_load_schema(struct store *s, const struct resource *dataset, str
     resource_release(&sr);
     return rc;
 }
+
+int64_t dataset_generation(const struct resource *dataset)
+{
+    json_t *a = json_loads(dataset->attrs, 0, NULL);
+    int64_t g = (int64_t)json_integer_value(json_object_get(a, "fullImports"));
+    json_decref(a);
+    return g;
+}
+
+enum rc dataset_bump_generation(struct store *s, struct resource *dataset, struct err *e)
+{
+    json_t *a = json_loads(dataset->attrs, 0, NULL);
+    if (!a) a = json_object();
+    json_object_set_new(a, "fullImports",
+                        json_integer(json_integer_value(json_object_get(a, "fullImports")) + 1));
+    free(dataset->attrs);
+    dataset->attrs = attrs_dump(a);
+    return store_resource_update(s, dataset, e);
+}

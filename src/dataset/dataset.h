@@ -33,6 +33,16 @@ enum rc dataset_create(struct store *s, const struct resource *group, enum datas
                        const char *schema_name, const struct schema *schema, struct resource *out,
                        struct err *e);
 
+/*
+ * How many FULL imports replaced the dataset's bulk data so far. A model
+ * trained at generation g may add the events recorded after it only while
+ * the generation is still g: after a FULL import, later rows are no longer
+ * "new events" but a replacement of what the model learned from.
+ */
+int64_t dataset_generation(const struct resource *dataset);
+/* Count one more FULL import (inside the import's transaction). */
+enum rc dataset_bump_generation(struct store *s, struct resource *dataset, struct err *e);
+
 /* Parse the schema the dataset uses. Caller frees *out with schema_free(). */
 enum rc dataset_load_schema(struct store *s, const struct resource *dataset, struct schema **out,
                             struct err *e);

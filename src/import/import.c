@@ -811,6 +811,8 @@ static enum rc run(struct importer *im, struct csv_reader *r, struct input *in, 
         rc = o->type == DATASET_INTERACTIONS
                  ? store_interactions_delete(im->store, im->dataset.id, ORIGIN_BULK, e)
                  : store_entity_delete_all(im->store, im->dataset.id, ORIGIN_BULK, e);
+        if (!rc && o->type == DATASET_INTERACTIONS)
+            rc = dataset_bump_generation(im->store, &im->dataset, e);
         if (rc) goto out;
     }
     /*

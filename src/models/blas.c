@@ -41,11 +41,11 @@ static bool is_fallback_core(const char *core)
 
 void blas_select_kernels(char **argv)
 {
-    if (getenv("OPENBLAS_CORETYPE")) return; /* the user's choice */
     if (getenv(REEXEC_MARK)) {
         unsetenv(REEXEC_MARK); /* children of savor start fresh */
         return;
     }
+    if (getenv("OPENBLAS_CORETYPE")) return; /* the user's choice */
     const char *best = blas_best_core_type();
     const char *core = openblas_get_corename();
     if (!best || !core || !is_fallback_core(core)) return;

@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MODEL_FORMAT_KIND_VERSION 1
+#define MODEL_FORMAT_KIND_VERSION 2 /* 2: item_created, eventWeigher, lastChunkId */
 #define EXPLAIN_TOP               3 /* history items shown per recommended item */
 
 /* ---- Solution-level settings ---------------------------------------------- */
@@ -251,15 +251,14 @@ static bool draw_progress(void *ctx, uint32_t it, uint32_t total, double loss)
     if (tp->cancel && *tp->cancel) return false;
     if (!tp->out) return true;
     double now = clock_monotonic();
-    if (it + 1 < total && now - tp->last < 0.1) return true;
+    if (it < total && now - tp->last < 0.1) return true; /* 'it' iterations are done */
     tp->last = now;
     double el = now - tp->start;
-    double eta = it + 1 < total && it > 0 ? el / (it + 1) * (total - it - 1) : 0;
+    double eta = it < total && it > 0 ? el / it * (total - it) : 0;
     if (isnan(loss))
-        fprintf(tp->out, "\rtrain %u/%u  %.1fs  ETA %.0fs   ", it + 1, total, el, eta);
+        fprintf(tp->out, "\rtrain %u/%u  %.1fs  ETA %.0fs   ", it, total, el, eta);
     else
-        fprintf(tp->out, "\rtrain %u/%u  loss %.6g  %.1fs  ETA %.0fs   ", it + 1, total, loss, el,
-                eta);
+        fprintf(tp->out, "\rtrain %u/%u  loss %.6g  %.1fs  ETA %.0fs   ", it, total, loss, el, eta);
     fflush(tp->out);
     return true;
 }
@@ -383,11 +382,12 @@ enum rc engine_train(struct store *s, const struct train_request *r, char **vers
     if (!rc) {
         char *weigher = event_weigher_to_json(&d.weigher);
         json_t *m = json_pack(
-            "{s:s,s:s,s:s,s:O,s:I,s:I,s:I,s:I,s:I,s:o}", "recipe", recipe->name,
+            "{s:s,s:s,s:s,s:O,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "recipe", recipe->name,
             "solutionVersionArn", ver.arn, "datasetGroup", r->group, "solutionConfig", config,
             "users", (json_int_t)d.ui->nrows, "items", (json_int_t)d.ui->ncols, "interactions",
-            (json_int_t)d.events_used, "lastChunkId", (json_int_t)d.last_chunk, "newestTimestamp",
-            (json_int_t)ages.newest, "eventWeigher", json_loads(weigher, 0, NULL));
+            (json_int_t)d.events_used, "lastChunkId", (json_int_t)d.last_chunk, "datasetGeneration",
+            (json_int_t)dataset_generation(&dataset), "newestTimestamp", (json_int_t)ages.newest,
+            "eventWeigher", json_loads(weigher, 0, NULL));
         free(weigher);
         meta = attrs_text(m);
         json_decref(m);
@@ -514,6 +514,12 @@ static enum rc model_load(const char *path, struct model **out, struct err *e)
     size_t la, lb, lc, ld, lic;
     enum rc rc = modelfile_open(path, &m->mf, e);
     if (rc) goto fail;
+    if (modelfile_kind_version(m->mf) != MODEL_FORMAT_KIND_VERSION) {
+        rc = err_set(e, RC_INVALID_INPUT,
+                     "%s: model of layout %u, this savor reads layout %u; train a new version",
+                     path, modelfile_kind_version(m->mf), MODEL_FORMAT_KIND_VERSION);
+        goto fail;
+    }
     m->recipe = recipe_find(modelfile_kind(m->mf));
     if (!m->recipe) {
         rc = err_set(e, RC_INVALID_INPUT, "%s: model of unknown recipe '%s'", path,
@@ -595,7 +601,9 @@ enum rc model_open_version(struct store *s, const char *arn, struct model **out,
         (meta = json_loads(text, 0, NULL)) &&
         dataset_group_find(s, json_string_value(json_object_get(meta, "datasetGroup")) ?: "", &g,
                            NULL) == RC_OK &&
-        dataset_find(s, &g, DATASET_INTERACTIONS, &d, NULL) == RC_OK) {
+        dataset_find(s, &g, DATASET_INTERACTIONS, &d, NULL) == RC_OK &&
+        json_integer_value(json_object_get(meta, "datasetGeneration")) == dataset_generation(&d)) {
+        /* Not after a FULL re-import: its rows replace, they are not new events. */
         m->store = s;
         m->dataset_id = d.id;
     }
@@ -652,10 +660,9 @@ static void heap_push(struct ranked *h, size_t *len, size_t cap, struct ranked r
     }
 }
 
-static const float *g_sort_pop;
-static int ranked_qsort(const void *a, const void *b)
+static int ranked_qsort(const void *a, const void *b, void *pop)
 {
-    return ranked_cmp(a, b, g_sort_pop);
+    return ranked_cmp(a, b, pop);
 }
 
 /* A user's history: items (ascending) with their affinity w, owned. */
@@ -941,8 +948,7 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
         struct ranked c = {j, m->scores[j], !isnan(m->scores[j])};
         heap_push(heap, &len, n, c, m->popularity);
     }
-    g_sort_pop = m->popularity;
-    qsort(heap, len, sizeof(*heap), ranked_qsort);
+    qsort_r(heap, len, sizeof(*heap), ranked_qsort, (void *)m->popularity);
     /* Exploration is for user-personalization, as itemExplorationConfig is in Personalize. */
     struct ranked *final = heap;
     bool *explored = xcalloc(n ? n : 1, sizeof(bool));
@@ -993,8 +999,7 @@ enum rc model_rank(struct model *m, const char *user_id, const char *const *item
             json_array_append_new(unknown, json_pack("{s:s}", "itemId", items[k]));
         }
     }
-    g_sort_pop = m->popularity;
-    qsort(known, nk, sizeof(*known), ranked_qsort);
+    qsort_r(known, nk, sizeof(*known), ranked_qsort, (void *)m->popularity);
     json_t *list = json_array();
     for (size_t k = 0; k < nk; k++) {
         json_t *o = item_json(m, &known[k], explain, hist, hw, hn, e);

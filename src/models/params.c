@@ -139,7 +139,8 @@ char *params_to_json(const struct params *p)
             json_object_set_new(o, v->name, json_string(buf));
             break;
         case PARAM_FLOAT:
-            snprintf(buf, sizeof(buf), "%g", v->num);
+            snprintf(buf, sizeof(buf), "%.17g",
+                     v->num); /* exact: models rebuild their params from it */
             json_object_set_new(o, v->name, json_string(buf));
             break;
         case PARAM_BOOL:

@@ -134,6 +134,7 @@ enum rc event_weigher_from_json(const char *json, struct event_weigher *out, str
 
 struct pass {
     struct event_weigher *w;
+    uint32_t nusers, nitems; /* the ID maps' sizes: indexes must stay below */
     double *value_sum;
     uint64_t *value_n;
     int64_t last_ts;
@@ -169,10 +170,12 @@ static enum rc first_pass(void *ctx, const struct interaction_chunk *c, struct e
 
 static enum rc second_pass(void *ctx, const struct interaction_chunk *c, struct err *e)
 {
-    UNUSED(e);
     struct pass *p = ctx;
     for (uint32_t i = 0; i < c->n; i++) {
         p->total++;
+        if (c->users[i] >= p->nusers || c->items[i] >= p->nitems)
+            return err_set(e, RC_DB,
+                           "store: an interaction refers to an unknown user or item index");
         double b = event_weigher_weight(p->w, c->event_types[i], c->event_values[i], c->ts[i]);
         if (!(b > 0)) continue;
         VEC_PUSH(&p->rows, c->users[i]);
@@ -191,6 +194,12 @@ enum rc train_data_load(struct store *s, int64_t group_id, int64_t dataset_id,
     d.items = strmap_new();
     struct pass p = {0};
     enum rc rc;
+    /*
+     * Note the newest chunk before loading the maps: every ID a chunk up to it
+     * uses was committed with it or before, so the maps cover them all even if
+     * an import commits meanwhile.
+     */
+    if ((rc = store_interactions_last_id(s, dataset_id, &d.last_chunk, e))) goto out;
     if ((rc = store_idmap_load(s, group_id, ID_USERS, d.users, e)) ||
         (rc = store_idmap_load(s, group_id, ID_ITEMS, d.items, e)) ||
         (rc = store_idmap_load(s, group_id, ID_EVENT_TYPES, types, e)))
@@ -223,10 +232,11 @@ enum rc train_data_load(struct store *s, int64_t group_id, int64_t dataset_id,
             ew->weight[t] = w->type_weights[k];
     }
     p.w = ew;
+    p.nusers = strmap_count(d.users);
+    p.nitems = strmap_count(d.items);
     p.value_sum = xcalloc(ew->ntypes + 1, sizeof(double));
     p.value_n = xcalloc(ew->ntypes + 1, sizeof(uint64_t));
     /* Both passes read the same chunks: those that existed when training started. */
-    if ((rc = store_interactions_last_id(s, dataset_id, &d.last_chunk, e))) goto out;
     if ((rc = store_interactions_scan_range(s, dataset_id, 0, d.last_chunk, first_pass, &p, e)))
         goto out;
     for (uint32_t t = 0; t <= ew->ntypes; t++)

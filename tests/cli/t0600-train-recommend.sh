@@ -122,6 +122,13 @@ else
 fi
 check_contains "explanations cite the new events" '"itemId": "work-0000' "$TMP/out"
 
+# After a FULL re-import the rows replace what the model learned from: they are not new events.
+"$SAVOR" recommend --data-dir "$D" -v "$A" -u user-00003 -n 20 >"$TMP/before.json"
+cp "$D/demo-csv/interactions.csv" "$TMP/again.csv"
+check "a FULL re-import of the same interactions" "$SAVOR" import --data-dir "$D" -g demo -t interactions "$TMP/again.csv"
+"$SAVOR" recommend --data-dir "$D" -v "$A" -u user-00003 -n 20 >"$TMP/after.json"
+check "answers unchanged: the re-imported rows are not folded in twice" cmp "$TMP/after.json" "$TMP/before.json"
+
 # Bad input: clear errors, exit 1 (or 2 for usage).
 check_fails "unknown recipe" "recipe 'aws-nope' is unknown" "$SAVOR" train --data-dir "$D" -g demo -r aws-nope
 check_fails "unknown hyperparameter" "hyperparameter colour is not one this recipe takes" \
