@@ -236,6 +236,71 @@ static enum rc item_ages(struct store *s, const struct resource *group, int64_t 
     return rc;
 }
 
+/* ---- Item metadata ---------------------------------------------------------- */
+
+struct features {
+    VEC(uint32_t) rows;
+    VEC(uint32_t) cols;
+    struct strmap *names; /* "FIELD=value" -> feature index */
+    uint32_t nitems;
+};
+
+static enum rc add_features(void *ctx, uint32_t idx, int64_t created_ts, const char *text,
+                            struct err *e)
+{
+    UNUSED(created_ts);
+    UNUSED(e);
+    struct features *f = ctx;
+    if (idx >= f->nitems) return RC_OK;
+    json_t *o = json_loads(text, 0, NULL);
+    const char *key;
+    json_t *val;
+    /* Categorical fields are stored as arrays of values (import.c). */
+    json_object_foreach(o, key, val)
+    {
+        if (!json_is_array(val)) continue;
+        size_t i;
+        json_t *v;
+        json_array_foreach(val, i, v)
+        {
+            if (!json_is_string(v)) continue;
+            char *name = xasprintf("%s=%s", key, json_string_value(v));
+            uint32_t fid = strmap_intern(f->names, name, strlen(name), NULL);
+            free(name);
+            VEC_PUSH(&f->rows, idx);
+            VEC_PUSH(&f->cols, fid);
+        }
+    }
+    json_decref(o);
+    return RC_OK;
+}
+
+/* Items x categorical values of the group's ITEMS dataset (an empty matrix without one). */
+static enum rc item_features(struct store *s, const struct resource *group, uint32_t nitems,
+                             struct csr **out, struct err *e)
+{
+    struct features f = {VEC_INIT, VEC_INIT, strmap_new(), nitems};
+    struct resource items = {0};
+    enum rc rc = RC_OK;
+    if (dataset_find(s, group, DATASET_ITEMS, &items, NULL) == RC_OK)
+        rc = store_entity_scan(s, items.id, add_features, &f, e);
+    resource_release(&items);
+    if (!rc) {
+        float *ones = xmallocarray(f.rows.n ? f.rows.n : 1, sizeof(float));
+        for (size_t k = 0; k < f.rows.n; k++)
+            ones[k] = 1;
+        *out = csr_from_triplets(nitems, strmap_count(f.names), f.rows.v, f.cols.v, ones, f.rows.n);
+        /* A value listed twice for an item counts once. */
+        for (uint64_t k = 0; k < (*out)->nnz; k++)
+            (*out)->values[k] = 1;
+        free(ones);
+    }
+    VEC_FREE(&f.rows);
+    VEC_FREE(&f.cols);
+    strmap_free(f.names);
+    return rc;
+}
+
 /* ---- Training ------------------------------------------------------------- */
 
 struct train_progress {
@@ -263,13 +328,19 @@ static bool draw_progress(void *ctx, uint32_t it, uint32_t total, double loss)
     return true;
 }
 
-static enum rc write_model(struct store *s, int64_t dataset_id, const struct recipe *recipe,
-                           const struct train_data *d, const struct params *p, int threads,
-                           const char *meta, const struct ages *ages, struct train_progress *tp,
-                           const char *path, struct err *e)
+static enum rc write_model(struct store *s, const struct resource *group, int64_t dataset_id,
+                           const struct recipe *recipe, const struct train_data *d,
+                           const struct params *p, int threads, const char *meta,
+                           const struct ages *ages, struct train_progress *tp, const char *path,
+                           struct err *e)
 {
+    struct csr *features = NULL;
+    if (recipe->uses_item_metadata) {
+        enum rc rc = item_features(s, group, d->ui->ncols, &features, e);
+        if (rc) return rc;
+    }
     struct modelfile_writer *w = modelfile_writer_new(recipe->name, MODEL_FORMAT_KIND_VERSION);
-    struct train_input in = {d, s, dataset_id, p, threads, draw_progress, tp};
+    struct train_input in = {d, s, dataset_id, features, p, threads, draw_progress, tp};
     const struct csr *ui = d->ui;
     double *acc = xcalloc(ui->ncols ? ui->ncols : 1, sizeof(double));
     for (uint64_t k = 0; k < ui->nnz; k++)
@@ -292,6 +363,7 @@ static enum rc write_model(struct store *s, int64_t dataset_id, const struct rec
         rc = modelfile_write(w, path, e);
     if (tp->out) fputc('\n', tp->out);
     free(pop);
+    csr_free(features);
     modelfile_writer_free(w);
     return rc;
 }
@@ -393,7 +465,8 @@ enum rc engine_train(struct store *s, const struct train_request *r, char **vers
         json_decref(m);
         struct train_progress tp = {NULL, r->cancel, clock_monotonic(), 0};
         if (r->progress && isatty(fileno(r->progress))) tp.out = r->progress;
-        rc = write_model(s, dataset.id, recipe, &d, &p, r->threads, meta, &ages, &tp, path, e);
+        rc = write_model(s, &group, dataset.id, recipe, &d, &p, r->threads, meta, &ages, &tp, path,
+                         e);
     }
     double seconds = clock_monotonic() - t0;
 
@@ -456,6 +529,7 @@ struct model {
     const uint32_t *h_items;
     const float *h_weights;
     const int64_t *item_created; /* age reference per item (see item_ages) */
+    const uint8_t *candidates;   /* the recipe's own candidate set, or NULL (see recipe.h) */
     int64_t newest;
     float *scores; /* nitems work buffer */
 };
@@ -556,6 +630,15 @@ static enum rc model_load(const char *path, struct model **out, struct err *e)
         rc = err_set(e, RC_INVALID_INPUT, "%s: corrupt model (history sections)", path);
         goto fail;
     }
+    const void *cand;
+    size_t lcand;
+    if (modelfile_section(m->mf, "candidates", 1, &cand, &lcand, NULL) == RC_OK) {
+        if (lcand != m->nitems) {
+            rc = err_set(e, RC_INVALID_INPUT, "%s: corrupt model (candidates section)", path);
+            goto fail;
+        }
+        m->candidates = cand;
+    }
     if ((rc = m->recipe->load(m->mf, &m->params, &m->state, e))) goto fail;
     m->scores = xcalloc(m->nitems ? m->nitems : 1, sizeof(float));
     *out = m;
@@ -612,6 +695,12 @@ enum rc model_open_version(struct store *s, const char *arn, struct model **out,
     resource_release(&d);
     *out = m;
     return RC_OK;
+}
+
+/* Items with interaction data, or the recipe's own candidates: never an item no dataset has. */
+static bool is_candidate(const struct model *m, uint32_t j)
+{
+    return m->candidates ? m->candidates[j] != 0 : m->popularity[j] > 0;
 }
 
 struct ranked {
@@ -944,7 +1033,7 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
     size_t len = 0;
     for (uint32_t j = 0; j < m->nitems && n; j++) {
         /* Only items with interaction data are candidates (never an item no dataset has). */
-        if (!(m->popularity[j] > 0) || m->scores[j] == -INFINITY) continue;
+        if (!is_candidate(m, j) || m->scores[j] == -INFINITY) continue;
         struct ranked c = {j, m->scores[j], !isnan(m->scores[j])};
         heap_push(heap, &len, n, c, m->popularity);
     }
@@ -991,7 +1080,7 @@ enum rc model_rank(struct model *m, const char *user_id, const char *const *item
     json_t *unknown = json_array();
     for (size_t k = 0; k < nitems; k++) {
         uint32_t it;
-        if (strmap_get(m->items, items[k], strlen(items[k]), &it) && m->popularity[it] > 0) {
+        if (strmap_get(m->items, items[k], strlen(items[k]), &it) && is_candidate(m, it)) {
             /* A user without history: popularity order. */
             known[nk++] = (struct ranked){it, hn ? m->scores[it] : NAN, hn > 0};
         } else {

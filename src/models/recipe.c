@@ -4,12 +4,19 @@
 #include "common/base.h"
 #include "models/recipe.h"
 
+/* clang-format off: one recipe a line */
 const struct recipe *const recipe_table[] = {
-    &recipe_user_personalization, &recipe_user_personalization_v2,
-    &recipe_personalized_ranking, &recipe_personalized_ranking_v2,
-    &recipe_popularity_count,     &recipe_sims,
-    &recipe_trending_now,         NULL,
+    &recipe_user_personalization,
+    &recipe_user_personalization_v2,
+    &recipe_personalized_ranking,
+    &recipe_personalized_ranking_v2,
+    &recipe_popularity_count,
+    &recipe_trending_now,
+    &recipe_sims,
+    &recipe_similar_items,
+    NULL,
 };
+/* clang-format on */
 
 const struct recipe *recipe_find(const char *name_or_arn)
 {

@@ -2,7 +2,9 @@
  * recipe.h: the table of recipes (Personalize's, by name and ARN).
  *
  * A recipe trains a model from the weighted interaction matrix into
- * sections of a model file, and scores from a loaded model file. The
+ * sections of a model file, and scores from a loaded model file. A model
+ * may hold a "candidates" section (one byte per item): then exactly those
+ * items can be recommended; otherwise the items with interaction data. The
  * engine (engine.c) does everything recipes share: loading the data,
  * the ID maps and user histories in the model file, top-k selection,
  * excluding items that have no data, and explanations' formatting.
@@ -31,6 +33,11 @@ struct train_input {
      * (read chunks up to data->last_chunk, weighed with data->weigher). */
     struct store *store;
     int64_t dataset_id;
+    /*
+     * Items x features of the ITEMS dataset's categorical values ("GENRES=romance"),
+     * 1 where the item has the value; built only for recipes with uses_item_metadata.
+     */
+    const struct csr *item_features;
     const struct params *params;
     int threads;
     /* Called once per iteration; return false to cancel. May be NULL. */
@@ -43,6 +50,7 @@ struct recipe {
     enum recipe_kind kind;
     const char *summary;
     const struct param_spec *params; /* terminated by a NULL name */
+    bool uses_item_metadata;         /* train_input.item_features is wanted */
 
     /* Optional: checks across parameters, before anything is created. */
     enum rc (*validate)(const struct params *p, struct err *e);
@@ -83,5 +91,6 @@ extern const struct recipe recipe_personalized_ranking;
 extern const struct recipe recipe_personalized_ranking_v2;
 extern const struct recipe recipe_sims;
 extern const struct recipe recipe_trending_now;
+extern const struct recipe recipe_similar_items;
 
 #endif

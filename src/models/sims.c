@@ -230,3 +230,122 @@ const struct recipe recipe_sims = {
     .unload = sims_unload,
     .score_item = sims_score_item,
 };
+
+/*
+ * aws-similar-items: co-occurrence blended with item metadata, so that an
+ * item without interactions still has neighbours:
+ *
+ *   sim(i, j) = (1 - b) * co(i, j) / sqrt(n_i n_j) + b * m(i, j) / sqrt(f_i f_j)
+ *
+ * with co, n as for aws-sims (cosine of the user sets), m(i, j) the number of
+ * categorical values the two items share in the ITEMS dataset (GENRES,
+ * CREATOR_ID, ...), f_i item i's number of values, and b = metadata_weight.
+ * Candidates are the items with interactions or with metadata.
+ */
+static const struct param_spec similar_params[] = {
+    {"metadata_weight", NULL, PARAM_FLOAT, "0.3", 0, 1,
+     "share of the similarity from shared metadata values (the rest from co-occurrence)"},
+    {"neighbors", NULL, PARAM_INT, "100", 1, 1000, "neighbours kept per item"},
+    {"max_history", NULL, PARAM_INT, "500", 10, 1000000,
+     "items per user considered (the strongest by weight)"},
+    {NULL, NULL, PARAM_INT, NULL, 0, 0, NULL},
+};
+
+static enum rc similar_train(const struct train_input *in, struct modelfile_writer *w,
+                             struct err *e)
+{
+    const struct params *p = in->params;
+    double b = params_num(p, "metadata_weight");
+    uint32_t keep = (uint32_t)params_num(p, "neighbors");
+    struct csr *h = capped_histories(in->data->ui, (uint32_t)params_num(p, "max_history"));
+    struct csr *iu = csr_transpose(h);
+    const struct csr *f = in->item_features;
+    struct csr *fi = csr_transpose(f);
+    uint32_t nitems = h->ncols;
+
+    uint32_t *co = xcalloc(nitems + 1, sizeof(uint32_t));
+    uint32_t *mc = xcalloc(nitems + 1, sizeof(uint32_t));
+    uint32_t *touched = xmallocarray(nitems + 1, sizeof(uint32_t));
+    struct cand *cands = xmallocarray(nitems + 1, sizeof(*cands));
+    uint64_t *indptr = xcalloc((size_t)nitems + 1, sizeof(uint64_t));
+    uint32_t *nbr = xmallocarray((size_t)nitems * keep + 1, sizeof(uint32_t));
+    float *sim = xmallocarray((size_t)nitems * keep + 1, sizeof(float));
+    uint8_t *candidates = xcalloc(nitems + 1, 1);
+    uint64_t total = 0;
+    enum rc rc = RC_OK;
+    for (uint32_t i = 0; i < nitems && !rc; i++) {
+        size_t nt = 0;
+        for (uint64_t a = iu->indptr[i]; a < iu->indptr[i + 1]; a++) {
+            uint32_t u = iu->indices[a];
+            for (uint64_t k = h->indptr[u]; k < h->indptr[u + 1]; k++) {
+                uint32_t j = h->indices[k];
+                if (j == i) continue;
+                if (!co[j] && !mc[j]) touched[nt++] = j;
+                co[j]++;
+            }
+        }
+        for (uint64_t a = f->indptr[i]; a < f->indptr[i + 1]; a++) {
+            uint32_t feat = f->indices[a];
+            for (uint64_t k = fi->indptr[feat]; k < fi->indptr[feat + 1]; k++) {
+                uint32_t j = fi->indices[k];
+                if (j == i) continue;
+                if (!co[j] && !mc[j]) touched[nt++] = j;
+                mc[j]++;
+            }
+        }
+        double ni = (double)(iu->indptr[i + 1] - iu->indptr[i]);
+        double fi_n = (double)(f->indptr[i + 1] - f->indptr[i]);
+        candidates[i] = ni > 0 || fi_n > 0;
+        size_t nc = 0;
+        for (size_t t = 0; t < nt; t++) {
+            uint32_t j = touched[t];
+            double nj = (double)(iu->indptr[j + 1] - iu->indptr[j]);
+            double fj = (double)(f->indptr[j + 1] - f->indptr[j]);
+            double s = 0;
+            if (co[j]) s += (1 - b) * co[j] / sqrt(ni * nj);
+            if (mc[j]) s += b * mc[j] / sqrt(fi_n * fj);
+            if (s > 0) cands[nc++] = (struct cand){j, (float)s};
+            co[j] = mc[j] = 0;
+        }
+        qsort(cands, nc, sizeof(*cands), by_sim_desc);
+        indptr[i] = total;
+        for (size_t c = 0; c < nc && c < keep; c++) {
+            nbr[total] = cands[c].item;
+            sim[total] = cands[c].sim;
+            total++;
+        }
+        if (in->progress && (i & 1023) == 0 && !in->progress(in->progress_ctx, i, nitems, NAN))
+            rc = err_set(e, RC_CANCELLED, "training cancelled");
+    }
+    indptr[nitems] = total;
+    if (!rc &&
+        !(rc = modelfile_add(w, "sims_indptr", indptr, ((size_t)nitems + 1) * sizeof(uint64_t),
+                             e)) &&
+        !(rc = modelfile_add(w, "sims_items", nbr, total * sizeof(uint32_t), e)) &&
+        !(rc = modelfile_add(w, "sims_scores", sim, total * sizeof(float), e)))
+        rc = modelfile_add(w, "candidates", candidates, nitems, e);
+    free(co);
+    free(mc);
+    free(touched);
+    free(cands);
+    free(indptr);
+    free(nbr);
+    free(sim);
+    free(candidates);
+    csr_free(h);
+    csr_free(iu);
+    csr_free(fi);
+    return rc;
+}
+
+const struct recipe recipe_similar_items = {
+    .name = "aws-similar-items",
+    .kind = RECIPE_RELATED_ITEMS,
+    .summary = "related items from co-occurrence and item metadata (works for new items)",
+    .params = similar_params,
+    .uses_item_metadata = true,
+    .train = similar_train,
+    .load = sims_load,
+    .unload = sims_unload,
+    .score_item = sims_score_item,
+};

@@ -87,7 +87,7 @@ check_fails "an unknown discovery window" "trend_discovery_frequency: '2 weeks' 
 
 # Demo data: every recipe trains; related items; determinism.
 check "demo data" "$SAVOR" demo --data-dir "$D" --users 300 --items 120 --creators 20 --events 6000
-for r in aws-popularity-count aws-sims aws-user-personalization aws-personalized-ranking aws-trending-now; do
+for r in aws-popularity-count aws-sims aws-user-personalization aws-personalized-ranking aws-trending-now aws-similar-items; do
     check "train $r on the demo" "$SAVOR" train --data-dir "$D" -g demo -r "$r"
 done
 check "train sims again" "$SAVOR" train --data-dir "$D" -g demo -r arn:aws:personalize:::recipe/aws-sims
@@ -99,6 +99,23 @@ case " $(ids <"$TMP/out") " in
 *) _ok "an item is not related to itself" ;;
 esac
 check_fails "sims given a user" "give an item ID" "$SAVOR" recommend --data-dir "$D" -v "$S" -u user-00001
+
+# similar-items: a work added to the catalog after the interactions, with no interactions at
+# all, still gets neighbours from its metadata; its closest is the work that shares all of it.
+printf 'ITEM_ID,GENRES,CREATOR_ID,FORMAT,CREATION_TIMESTAMP\nwork-new,romance|drama,creator-003,webtoon,1767225600\n' >"$TMP/new.csv"
+twin=$(grep -m1 ',romance|drama,creator-003,webtoon,' "$D/demo-csv/items.csv" | cut -d, -f1)
+check "a new work, metadata only" "$SAVOR" import --data-dir "$D" -g demo -t items -m INCREMENTAL "$TMP/new.csv"
+check "train similar-items" "$SAVOR" train --data-dir "$D" -g demo -r aws-similar-items
+SI=$(cat "$TMP/out")
+check "related to the new work" "$SAVOR" recommend --data-dir "$D" -v "$SI" -i work-new -n 5
+if [ -n "$twin" ]; then
+    check_eq "the work with the same genres, creator and format comes first" "$twin" \
+        "$(ids <"$TMP/out" | cut -d' ' -f1)"
+else
+    check_eq "five neighbours from metadata" 5 "$(ids <"$TMP/out" | wc -w)"
+fi
+check_fails "metadata_weight above 1" "hyperparameter metadata_weight: 2 is above the maximum 1" \
+    "$SAVOR" train --data-dir "$D" -g demo -r aws-similar-items -p metadata_weight=2
 
 check "train twice with the same seed (1)" "$SAVOR" train --data-dir "$D" -g demo -r aws-user-personalization --threads 2 -s det1
 A=$(cat "$TMP/out")
