@@ -18,8 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MODEL_FORMAT_KIND_VERSION 2 /* 2: item_created, eventWeigher, lastChunkId */
-#define EXPLAIN_TOP               3 /* history items shown per recommended item */
+#define MODEL_FORMAT_KIND_VERSION \
+    3                 /* 2: item_created, eventWeigher, lastChunkId; 3: history_types */
+#define EXPLAIN_TOP 3 /* history items shown per recommended item */
 
 /* ---- Solution-level settings ---------------------------------------------- */
 
@@ -357,6 +358,7 @@ static enum rc write_model(struct store *s, const struct resource *group, int64_
                              ((size_t)ui->nrows + 1) * sizeof(uint64_t), e)) &&
         !(rc = modelfile_add(w, "history_items", ui->indices, ui->nnz * sizeof(uint32_t), e)) &&
         !(rc = modelfile_add(w, "history_weights", ui->values, ui->nnz * sizeof(float), e)) &&
+        !(rc = modelfile_add(w, "history_types", d->type_masks, ui->nnz * sizeof(uint32_t), e)) &&
         !(rc = modelfile_add(w, "item_created", ages->created,
                              (size_t)ages->nitems * sizeof(int64_t), e)) &&
         !(rc = modelfile_add_text(w, "meta", meta, e)))
@@ -528,6 +530,7 @@ struct model {
     const uint64_t *h_indptr;
     const uint32_t *h_items;
     const float *h_weights;
+    const uint32_t *h_types;     /* event types behind each history entry (event_type_bit) */
     const int64_t *item_created; /* age reference per item (see item_ages) */
     const uint8_t *candidates;   /* the recipe's own candidate set, or NULL (see recipe.h) */
     int64_t newest;
@@ -584,8 +587,8 @@ static enum rc model_params(struct model *m, struct err *e)
 static enum rc model_load(const char *path, struct model **out, struct err *e)
 {
     struct model *m = xcalloc(1, sizeof(*m));
-    const void *a, *b, *c, *d, *ic;
-    size_t la, lb, lc, ld, lic;
+    const void *a, *b, *c, *d, *ic, *ht;
+    size_t la, lb, lc, ld, lic, lht;
     enum rc rc = modelfile_open(path, &m->mf, e);
     if (rc) goto fail;
     if (modelfile_kind_version(m->mf) != MODEL_FORMAT_KIND_VERSION) {
@@ -607,6 +610,7 @@ static enum rc model_load(const char *path, struct model **out, struct err *e)
         (rc = modelfile_section(m->mf, "history_items", sizeof(uint32_t), &c, &lc, e)) ||
         (rc = modelfile_section(m->mf, "history_weights", sizeof(float), &d, &ld, e)) ||
         (rc = modelfile_section(m->mf, "item_created", sizeof(int64_t), &ic, &lic, e)) ||
+        (rc = modelfile_section(m->mf, "history_types", sizeof(uint32_t), &ht, &lht, e)) ||
         (rc = model_params(m, e)))
         goto fail;
     m->nitems = strmap_count(m->items);
@@ -616,9 +620,11 @@ static enum rc model_load(const char *path, struct model **out, struct err *e)
     m->h_items = c;
     m->h_weights = d;
     m->item_created = ic;
+    m->h_types = ht;
     /* Check the history's shape once, so queries can trust it. */
     bool ok = la == (size_t)m->nitems * sizeof(float) &&
               lic == (size_t)m->nitems * sizeof(int64_t) &&
+              lht / sizeof(uint32_t) == lc / sizeof(uint32_t) &&
               lb == ((size_t)m->nusers + 1) * sizeof(uint64_t) &&
               lc / sizeof(uint32_t) == ld / sizeof(float) && m->h_indptr[0] == 0 &&
               m->h_indptr[m->nusers] == lc / sizeof(uint32_t);
@@ -758,6 +764,7 @@ static int ranked_qsort(const void *a, const void *b, void *pop)
 struct history {
     uint32_t *items;
     float *w;
+    uint32_t *types; /* event_type_bit mask per item */
     size_t n;
 };
 
@@ -765,6 +772,7 @@ static void history_release(struct history *h)
 {
     free(h->items);
     free(h->w);
+    free(h->types);
     memset(h, 0, sizeof(*h));
 }
 
@@ -774,6 +782,7 @@ struct recent {
     const struct event_weigher *weigher;
     VEC(uint32_t) items;
     VEC(double) b;
+    VEC(uint32_t) types;
 };
 
 static enum rc collect_recent(void *ctx, const struct interaction_chunk *c, struct err *e)
@@ -787,6 +796,7 @@ static enum rc collect_recent(void *ctx, const struct interaction_chunk *c, stru
         if (b > 0) {
             VEC_PUSH(&r->items, c->items[i]);
             VEC_PUSH(&r->b, b);
+            VEC_PUSH(&r->types, event_type_bit(c->event_types[i]));
         }
     }
     return RC_OK;
@@ -794,6 +804,7 @@ static enum rc collect_recent(void *ctx, const struct interaction_chunk *c, stru
 
 struct pair {
     uint32_t item;
+    uint32_t types;
     double sum; /* the sum of event weights, before the log */
 };
 
@@ -843,40 +854,63 @@ static enum rc user_history(const struct model *m, const char *user_id, struct h
     if (rc) {
         VEC_FREE(&r.items);
         VEC_FREE(&r.b);
+        VEC_FREE(&r.types);
         return rc;
     }
     size_t total = n_old + r.items.n;
     struct pair *p = xcalloc(total ? total : 1, sizeof(*p));
     for (size_t k = 0; k < n_old; k++) {
         p[k].item = m->h_items[m->h_indptr[u] + k];
+        p[k].types = m->h_types[m->h_indptr[u] + k];
         p[k].sum = expm1((double)m->h_weights[m->h_indptr[u] + k]);
     }
     for (size_t k = 0; k < r.items.n; k++)
-        p[n_old + k] = (struct pair){r.items.v[k], r.b.v[k]};
+        p[n_old + k] = (struct pair){r.items.v[k], r.types.v[k], r.b.v[k]};
     qsort(p, total, sizeof(*p), pair_cmp);
     h->items = xcalloc(total ? total : 1, sizeof(uint32_t));
     h->w = xcalloc(total ? total : 1, sizeof(float));
+    h->types = xcalloc(total ? total : 1, sizeof(uint32_t));
     for (size_t k = 0; k < total; k++) {
         if (h->n && h->items[h->n - 1] == p[k].item) {
             p[k].sum += p[k - 1].sum;
+            p[k].types |= p[k - 1].types;
             h->n--;
         }
         h->items[h->n] = p[k].item;
         h->w[h->n] = (float)log1p(p[k].sum);
+        h->types[h->n] = p[k].types;
         h->n++;
     }
     free(p);
     VEC_FREE(&r.items);
     VEC_FREE(&r.b);
+    VEC_FREE(&r.types);
     return RC_OK;
 }
 
-static json_t *explanation(struct model *m, const uint32_t *hist, const float *hw, size_t n,
-                           uint32_t target, float score, struct err *e)
+/* The names of the event types in 'mask' (event_type_bit), as a JSON array. */
+static json_t *type_names(const struct model *m, uint32_t mask)
 {
+    json_t *a = json_array();
+    for (uint32_t t = 0; t < m->weigher.ntypes && t < 30; t++)
+        if (mask & event_type_bit(t)) json_array_append_new(a, json_string(m->weigher.names[t]));
+    if (mask & (1u << 30)) json_array_append_new(a, json_string("(other)"));
+    return a;
+}
+
+/*
+ * The EXPLAIN_TOP history items that contributed most to the score of
+ * 'target', each with its event types and its share of the score (shares of
+ * all history items add up to 1; one may exceed 1 when others pull the
+ * score down).
+ */
+static json_t *explanation(struct model *m, const struct history *h, uint32_t target, float score,
+                           struct err *e)
+{
+    size_t n = h->n;
     if (!m->recipe->explain || !n) return NULL;
     float *contrib = xcalloc(n, sizeof(float));
-    if (m->recipe->explain(m->state, hist, hw, n, target, contrib, e)) {
+    if (m->recipe->explain(m->state, h->items, h->w, n, target, contrib, e)) {
         free(contrib);
         return NULL;
     }
@@ -889,7 +923,8 @@ static json_t *explanation(struct model *m, const uint32_t *hist, const float *h
         if (best == n) break;
         used[best] = true;
         json_array_append_new(
-            list, json_pack("{s:s,s:f}", "itemId", strmap_key(m->items, hist[best], NULL), "share",
+            list, json_pack("{s:s,s:o,s:f}", "itemId", strmap_key(m->items, h->items[best], NULL),
+                            "eventTypes", type_names(m, h->types[best]), "share",
                             score != 0 ? (double)contrib[best] / (double)score : 0.0));
     }
     free(used);
@@ -898,13 +933,13 @@ static json_t *explanation(struct model *m, const uint32_t *hist, const float *h
 }
 
 static json_t *item_json(struct model *m, const struct ranked *r, bool explain,
-                         const uint32_t *hist, const float *hw, size_t n, struct err *e)
+                         const struct history *h, struct err *e)
 {
     json_t *o = json_pack("{s:s}", "itemId", strmap_key(m->items, r->item, NULL));
     if (r->scored) {
         json_object_set_new(o, "score", json_real(r->score));
         if (explain) {
-            json_t *x = explanation(m, hist, hw, n, r->item, r->score, e);
+            json_t *x = explanation(m, h, r->item, r->score, e);
             if (x) json_object_set_new(o, "explanation", x);
         }
     } else {
@@ -1047,7 +1082,7 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
     }
     json_t *list = json_array();
     for (size_t k = 0; k < len; k++) {
-        json_t *o = item_json(m, &final[k], explain && !explored[k], hist, hw, hn, e);
+        json_t *o = item_json(m, &final[k], explain && !explored[k], &h, e);
         if (explored[k]) json_object_set_new(o, "reason", json_pack("[s]", "Exploration"));
         json_array_append_new(list, o);
     }
@@ -1091,7 +1126,7 @@ enum rc model_rank(struct model *m, const char *user_id, const char *const *item
     qsort_r(known, nk, sizeof(*known), ranked_qsort, (void *)m->popularity);
     json_t *list = json_array();
     for (size_t k = 0; k < nk; k++) {
-        json_t *o = item_json(m, &known[k], explain, hist, hw, hn, e);
+        json_t *o = item_json(m, &known[k], explain, &h, e);
         if (!known[k].scored) json_object_del(o, "reason");
         json_array_append_new(list, o);
     }

@@ -142,6 +142,7 @@ struct pass {
     VEC(uint32_t) rows;
     VEC(uint32_t) cols;
     VEC(float) vals;
+    VEC(uint32_t) types;
     uint64_t total;
 };
 
@@ -181,6 +182,7 @@ static enum rc second_pass(void *ctx, const struct interaction_chunk *c, struct 
         VEC_PUSH(&p->rows, c->users[i]);
         VEC_PUSH(&p->cols, c->items[i]);
         VEC_PUSH(&p->vals, (float)b);
+        VEC_PUSH(&p->types, c->event_types[i]);
     }
     return RC_OK;
 }
@@ -250,6 +252,19 @@ enum rc train_data_load(struct store *s, int64_t group_id, int64_t dataset_id,
     /* Diminishing returns for repeats: w_ui = log(1 + sum of event weights). */
     for (uint64_t k = 0; k < d.ui->nnz; k++)
         d.ui->values[k] = (float)log1p((double)d.ui->values[k]);
+    /* Which event types stand behind each (user, item) entry, for explanations. */
+    d.type_masks = xcalloc(d.ui->nnz ? d.ui->nnz : 1, sizeof(uint32_t));
+    for (size_t k = 0; k < p.rows.n; k++) {
+        uint64_t lo = d.ui->indptr[p.rows.v[k]], hi = d.ui->indptr[p.rows.v[k] + 1];
+        while (lo < hi) {
+            uint64_t mid = lo + (hi - lo) / 2;
+            if (d.ui->indices[mid] < p.cols.v[k])
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        d.type_masks[lo] |= event_type_bit(p.types.v[k]);
+    }
     d.events_used = p.rows.n;
     d.events_total = p.total;
     d.last_ts = p.last_ts;
@@ -260,6 +275,7 @@ out:
     VEC_FREE(&p.rows);
     VEC_FREE(&p.cols);
     VEC_FREE(&p.vals);
+    VEC_FREE(&p.types);
     if (rc) {
         train_data_release(&d);
         return rc;
@@ -272,6 +288,7 @@ void train_data_release(struct train_data *d)
 {
     if (!d) return;
     csr_free(d->ui);
+    free(d->type_masks);
     event_weigher_release(&d->weigher);
     strmap_free(d->users);
     strmap_free(d->items);

@@ -83,7 +83,14 @@ struct train_data {
     int64_t last_ts;    /* newest event used */
     int64_t last_chunk; /* the newest interaction chunk read (store_interactions_last_id) */
     struct event_weigher weigher;
+    uint32_t *type_masks; /* per entry of ui: the event types behind it (event_type_bit), owned */
 };
+
+/* The bit of event type index t in a type mask (types past 30 share bit 30; no type is bit 31). */
+static inline uint32_t event_type_bit(uint32_t t)
+{
+    return t == EVENT_TYPE_NONE ? 1u << 31 : 1u << (t < 30 ? t : 30);
+}
 
 enum rc train_data_load(struct store *s, int64_t group_id, int64_t dataset_id,
                         const struct weighting *w, struct train_data *out, struct err *e);

@@ -119,6 +119,14 @@ check_fails "metadata_weight above 1" "hyperparameter metadata_weight: 2 is abov
 
 check "train twice with the same seed (1)" "$SAVOR" train --data-dir "$D" -g demo -r aws-user-personalization --threads 2 -s det1
 A=$(cat "$TMP/out")
+check "explain on the demo" "$SAVOR" recommend --data-dir "$D" -v "$A" -u user-00003 -n 5 --explain
+check_eq "explanations give the event types behind each history item" ok \
+    "$("$PY" -c '
+import json, sys
+items = json.load(open(sys.argv[1]))["itemList"]
+types = [t for i in items for x in i.get("explanation", []) for t in x["eventTypes"]]
+ok = types and set(types) <= {"view", "like", "subscribe"} and all(x["eventTypes"] for i in items for x in i.get("explanation", []))
+print("ok" if ok else types)' "$TMP/out")"
 check "train twice with the same seed (2)" "$SAVOR" train --data-dir "$D" -g demo -r aws-user-personalization --threads 2 -s det2
 B=$(cat "$TMP/out")
 "$SAVOR" recommend --data-dir "$D" -v "$A" -u user-00003 -n 20 >"$TMP/a.json"
