@@ -88,29 +88,89 @@ static struct csr *capped_histories(const struct csr *ui, uint32_t cap)
     return h;
 }
 
+/*
+ * The neighbour lists both trainers build: per item, the best 'keep'
+ * candidates by similarity, as a CSR of (item, similarity) written to the
+ * sims_* sections that sims_load() reads.
+ */
+struct neighbours {
+    uint32_t nitems, keep;
+    uint64_t *indptr;
+    uint32_t *items;
+    float *sims;
+    uint64_t total;
+    struct cand *cands; /* per-item work space: nitems candidates */
+};
+
+static void neighbours_init(struct neighbours *nb, uint32_t nitems, uint32_t keep)
+{
+    nb->nitems = nitems;
+    nb->keep = keep;
+    nb->indptr = xcalloc((size_t)nitems + 1, sizeof(uint64_t));
+    nb->items = xmallocarray((size_t)nitems * keep + 1, sizeof(uint32_t));
+    nb->sims = xmallocarray((size_t)nitems * keep + 1, sizeof(float));
+    nb->cands = xmallocarray((size_t)nitems + 1, sizeof(*nb->cands));
+    nb->total = 0;
+}
+
+/* Item i's list: the best 'keep' of the nc candidates in nb->cands. Items in order. */
+static void neighbours_add(struct neighbours *nb, uint32_t i, size_t nc)
+{
+    qsort(nb->cands, nc, sizeof(*nb->cands), by_sim_desc);
+    nb->indptr[i] = nb->total;
+    for (size_t c = 0; c < nc && c < nb->keep; c++) {
+        nb->items[nb->total] = nb->cands[c].item;
+        nb->sims[nb->total] = nb->cands[c].sim;
+        nb->total++;
+    }
+    nb->indptr[i + 1] = nb->total;
+}
+
+static enum rc neighbours_write(const struct neighbours *nb, struct modelfile_writer *w,
+                                struct err *e)
+{
+    enum rc rc;
+    if (!(rc = modelfile_add(w, "sims_indptr", nb->indptr,
+                             ((size_t)nb->nitems + 1) * sizeof(uint64_t), e)) &&
+        !(rc = modelfile_add(w, "sims_items", nb->items, nb->total * sizeof(uint32_t), e)))
+        rc = modelfile_add(w, "sims_scores", nb->sims, nb->total * sizeof(float), e);
+    return rc;
+}
+
+static void neighbours_release(struct neighbours *nb)
+{
+    free(nb->indptr);
+    free(nb->items);
+    free(nb->sims);
+    free(nb->cands);
+    memset(nb, 0, sizeof(*nb));
+}
+
+/* Every 1024 items, report progress; false when the user cancelled. */
+static bool keep_going(const struct train_input *in, uint32_t i, uint32_t nitems)
+{
+    return !in->progress || (i & 1023) || in->progress(in->progress_ctx, i, nitems, NAN);
+}
+
 static enum rc sims_train(const struct train_input *in, struct modelfile_writer *w, struct err *e)
 {
     const struct params *p = in->params;
     double d = params_num(p, "popularity_discount_factor");
     uint32_t min_co = (uint32_t)params_num(p, "min_cointeraction_count");
-    uint32_t keep = (uint32_t)params_num(p, "neighbors");
     struct csr *h = capped_histories(in->data->ui, (uint32_t)params_num(p, "max_history"));
     struct csr *iu = csr_transpose(h);
     uint32_t nitems = h->ncols;
-
-    uint32_t *co = xcalloc(nitems ? nitems : 1, sizeof(uint32_t));
-    uint32_t *touched = xmallocarray(nitems ? nitems : 1, sizeof(uint32_t));
-    struct cand *cands = xmallocarray(nitems ? nitems : 1, sizeof(*cands));
-    uint64_t *indptr = xcalloc((size_t)nitems + 1, sizeof(uint64_t));
-    uint32_t *nbr = xmallocarray((size_t)nitems * keep + 1, sizeof(uint32_t));
-    float *sim = xmallocarray((size_t)nitems * keep + 1, sizeof(float));
-    uint64_t total = 0;
-    for (uint32_t i = 0; i < nitems; i++) {
+    struct neighbours nb;
+    neighbours_init(&nb, nitems, (uint32_t)params_num(p, "neighbors"));
+    uint32_t *co = xcalloc(nitems + 1, sizeof(uint32_t));
+    uint32_t *touched = xmallocarray(nitems + 1, sizeof(uint32_t));
+    enum rc rc = RC_OK;
+    for (uint32_t i = 0; i < nitems && !rc; i++) {
         size_t ntouched = 0;
         for (uint64_t a = iu->indptr[i]; a < iu->indptr[i + 1]; a++) {
             uint32_t u = iu->indices[a];
-            for (uint64_t b = h->indptr[u]; b < h->indptr[u + 1]; b++) {
-                uint32_t j = h->indices[b];
+            for (uint64_t k = h->indptr[u]; k < h->indptr[u + 1]; k++) {
+                uint32_t j = h->indices[k];
                 if (j == i) continue;
                 if (!co[j]++) touched[ntouched++] = j;
             }
@@ -119,45 +179,19 @@ static enum rc sims_train(const struct train_input *in, struct modelfile_writer 
         size_t nc = 0;
         for (size_t t = 0; t < ntouched; t++) {
             uint32_t j = touched[t];
-            if (co[j] >= min_co && co[j] > 0) {
+            if (co[j] >= min_co) {
                 double nj = (double)(iu->indptr[j + 1] - iu->indptr[j]);
-                cands[nc].item = j;
-                cands[nc].sim = (float)((double)co[j] / pow(ni * nj, d / 2));
-                nc++;
+                nb.cands[nc++] = (struct cand){j, (float)((double)co[j] / pow(ni * nj, d / 2))};
             }
             co[j] = 0;
         }
-        qsort(cands, nc, sizeof(*cands), by_sim_desc);
-        indptr[i] = total;
-        for (size_t c = 0; c < nc && c < keep; c++) {
-            nbr[total] = cands[c].item;
-            sim[total] = cands[c].sim;
-            total++;
-        }
-        if (in->progress && (i & 1023) == 0 && !in->progress(in->progress_ctx, i, nitems, NAN)) {
-            free(co);
-            free(touched);
-            free(cands);
-            free(indptr);
-            free(nbr);
-            free(sim);
-            csr_free(h);
-            csr_free(iu);
-            return err_set(e, RC_CANCELLED, "training cancelled");
-        }
+        neighbours_add(&nb, i, nc);
+        if (!keep_going(in, i, nitems)) rc = err_set(e, RC_CANCELLED, "training cancelled");
     }
-    indptr[nitems] = total;
-    enum rc rc;
-    if (!(rc = modelfile_add(w, "sims_indptr", indptr, ((size_t)nitems + 1) * sizeof(uint64_t),
-                             e)) &&
-        !(rc = modelfile_add(w, "sims_items", nbr, total * sizeof(uint32_t), e)))
-        rc = modelfile_add(w, "sims_scores", sim, total * sizeof(float), e);
+    if (!rc) rc = neighbours_write(&nb, w, e);
     free(co);
     free(touched);
-    free(cands);
-    free(indptr);
-    free(nbr);
-    free(sim);
+    neighbours_release(&nb);
     csr_free(h);
     csr_free(iu);
     return rc;
@@ -256,22 +290,17 @@ static enum rc similar_train(const struct train_input *in, struct modelfile_writ
 {
     const struct params *p = in->params;
     double b = params_num(p, "metadata_weight");
-    uint32_t keep = (uint32_t)params_num(p, "neighbors");
     struct csr *h = capped_histories(in->data->ui, (uint32_t)params_num(p, "max_history"));
     struct csr *iu = csr_transpose(h);
     const struct csr *f = in->item_features;
     struct csr *fi = csr_transpose(f);
     uint32_t nitems = h->ncols;
-
+    struct neighbours nb;
+    neighbours_init(&nb, nitems, (uint32_t)params_num(p, "neighbors"));
     uint32_t *co = xcalloc(nitems + 1, sizeof(uint32_t));
     uint32_t *mc = xcalloc(nitems + 1, sizeof(uint32_t));
     uint32_t *touched = xmallocarray(nitems + 1, sizeof(uint32_t));
-    struct cand *cands = xmallocarray(nitems + 1, sizeof(*cands));
-    uint64_t *indptr = xcalloc((size_t)nitems + 1, sizeof(uint64_t));
-    uint32_t *nbr = xmallocarray((size_t)nitems * keep + 1, sizeof(uint32_t));
-    float *sim = xmallocarray((size_t)nitems * keep + 1, sizeof(float));
     uint8_t *candidates = xcalloc(nitems + 1, 1);
-    uint64_t total = 0;
     enum rc rc = RC_OK;
     for (uint32_t i = 0; i < nitems && !rc; i++) {
         size_t nt = 0;
@@ -304,34 +333,19 @@ static enum rc similar_train(const struct train_input *in, struct modelfile_writ
             double s = 0;
             if (co[j]) s += (1 - b) * co[j] / sqrt(ni * nj);
             if (mc[j]) s += b * mc[j] / sqrt(fi_n * fj);
-            if (s > 0) cands[nc++] = (struct cand){j, (float)s};
+            if (s > 0) nb.cands[nc++] = (struct cand){j, (float)s};
             co[j] = mc[j] = 0;
         }
-        qsort(cands, nc, sizeof(*cands), by_sim_desc);
-        indptr[i] = total;
-        for (size_t c = 0; c < nc && c < keep; c++) {
-            nbr[total] = cands[c].item;
-            sim[total] = cands[c].sim;
-            total++;
-        }
-        if (in->progress && (i & 1023) == 0 && !in->progress(in->progress_ctx, i, nitems, NAN))
-            rc = err_set(e, RC_CANCELLED, "training cancelled");
+        neighbours_add(&nb, i, nc);
+        if (!keep_going(in, i, nitems)) rc = err_set(e, RC_CANCELLED, "training cancelled");
     }
-    indptr[nitems] = total;
-    if (!rc &&
-        !(rc = modelfile_add(w, "sims_indptr", indptr, ((size_t)nitems + 1) * sizeof(uint64_t),
-                             e)) &&
-        !(rc = modelfile_add(w, "sims_items", nbr, total * sizeof(uint32_t), e)) &&
-        !(rc = modelfile_add(w, "sims_scores", sim, total * sizeof(float), e)))
-        rc = modelfile_add(w, "candidates", candidates, nitems, e);
+    if (!rc) rc = neighbours_write(&nb, w, e);
+    if (!rc) rc = modelfile_add(w, "candidates", candidates, nitems, e);
     free(co);
     free(mc);
     free(touched);
-    free(cands);
-    free(indptr);
-    free(nbr);
-    free(sim);
     free(candidates);
+    neighbours_release(&nb);
     csr_free(h);
     csr_free(iu);
     csr_free(fi);
