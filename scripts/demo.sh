@@ -1,6 +1,7 @@
 #!/bin/sh
 # demo.sh: install what savor needs, build it, and run the demo
-# (generate the creators' platform dataset and import it into ./savor-data).
+# (generate the creators' platform dataset, import it into ./savor-data and train
+# two solution versions on it).
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/install-deps.sh
