@@ -7,6 +7,7 @@
 #include "models/engine.h"
 
 #include <signal.h>
+#include <strings.h>
 
 static const char usage[] =
     "usage: savor train --dataset-group NAME --recipe RECIPE [--param KEY=VALUE]...\n"
@@ -24,7 +25,10 @@ static const char usage[] =
     "                            eventValueThreshold, useEventValues, recencyHalfLifeDays,\n"
     "                            eventWeight.TYPE (see docs/recipes.md); repeatable\n"
     "  -s, --solution NAME       solution name (default GROUP-RECIPE)\n"
-    "      --threads N           worker threads (default: all CPUs)\n" CLI_COMMON_HELP;
+    "      --threads N           worker threads (default: all CPUs)\n"
+    "      --training-mode MODE  FULL (default) or UPDATE: refine the solution's latest\n"
+    "                            version with new interactions and items, in a fifth of\n"
+    "                            the iterations (aws-user-personalization)\n" CLI_COMMON_HELP;
 
 static volatile sig_atomic_t cancelled;
 
@@ -37,13 +41,14 @@ static void on_signal(int sig)
 int cmd_train(int argc, char **argv)
 {
     blas_select_kernels(cli_argv);
-    enum { OPT_THREADS = 1 };
+    enum { OPT_THREADS = 1, OPT_MODE };
     static const struct option opts[] = {
         {"dataset-group", required_argument, NULL, 'g'},
         {"recipe", required_argument, NULL, 'r'},
         {"param", required_argument, NULL, 'p'},
         {"solution", required_argument, NULL, 's'},
         {"threads", required_argument, NULL, OPT_THREADS},
+        {"training-mode", required_argument, NULL, OPT_MODE},
         CLI_COMMON_OPTIONS,
         {NULL, 0, NULL, 0},
     };
@@ -70,6 +75,12 @@ int cmd_train(int argc, char **argv)
         }
         case 's':
             r.solution = optarg;
+            break;
+        case OPT_MODE:
+            if (strcasecmp(optarg, "UPDATE") == 0)
+                r.update = true;
+            else if (strcasecmp(optarg, "FULL") != 0)
+                cli_usage_error("train", "--training-mode '%s': expected FULL or UPDATE", optarg);
             break;
         case OPT_THREADS:
             r.threads = (int)cli_parse_count("train", "threads", optarg, 256);

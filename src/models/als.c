@@ -84,6 +84,7 @@ int openblas_get_num_threads(void);
 
 void als_params_default(struct als_params *p)
 {
+    memset(p, 0, sizeof(*p)); /* no warm start unless asked */
     p->factors = 64;
     p->regularization = 0.35f;
     p->alpha = 10.0f;
@@ -650,6 +651,8 @@ enum rc als_train(const struct csr *ui, const struct als_params *p, als_progress
     rng_seed(&g, p->seed);
     rng_fill(&g, x, (size_t)nusers * k, INIT_SCALE);
     rng_fill(&g, y, (size_t)nitems * k, INIT_SCALE);
+    if (p->init_items)
+        memcpy(y, p->init_items, (size_t)MIN(p->init_nitems, nitems) * k * sizeof(float));
 
     struct csr *iu = csr_transpose(ui);
     int saved_blas = openblas_get_num_threads();
@@ -668,6 +671,15 @@ enum rc als_train(const struct csr *ui, const struct als_params *p, als_progress
     users.other = y;
     users.self = x;
     users.loss = loss;
+
+    if (p->init_items) {
+        /* Warm start: fit the users to the given items first, so the item step starts from there.
+         */
+        struct half_step fit = users;
+        fit.loss = NULL;
+        gram_compute(y, nitems, k, nthreads, works, gram);
+        parallel_for(nthreads, works, nusers, ROW_CHUNK, solve_rows, &fit);
+    }
 
     rc = RC_OK;
     for (uint32_t it = 1; it <= p->iterations; it++) {

@@ -27,6 +27,13 @@ struct als_params {
     uint32_t cg_steps;    /* conjugate-gradient steps per solve; 0 = exact Cholesky */
     uint64_t seed;        /* initialisation, default 42 */
     int threads;          /* worker threads, default 0 = number of CPUs */
+    /*
+     * Warm start (trainingMode UPDATE): item factors of a previous model for
+     * items 0..init_nitems-1 (borrowed); items past them start random. The
+     * users are then fitted to these before the first iteration.
+     */
+    const float *init_items;
+    uint32_t init_nitems;
 };
 
 void als_params_default(struct als_params *p);

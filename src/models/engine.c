@@ -302,6 +302,71 @@ static enum rc item_features(struct store *s, const struct resource *group, uint
     return rc;
 }
 
+/* ---- trainingMode UPDATE -------------------------------------------------- */
+
+/*
+ * The solution's newest ACTIVE version, opened, for an UPDATE to start from.
+ * Without hyperparameters of its own, the update takes the previous ones
+ * (kept alive in *meta, since 'rest' borrows its strings).
+ */
+static enum rc open_previous(struct store *s, const struct train_request *r,
+                             const struct recipe *recipe, const char *name, struct modelfile **out,
+                             struct param_kv *rest, size_t *nrest, json_t **meta, struct err *e)
+{
+    if (!recipe->supports_update)
+        return err_set(
+            e, RC_INVALID_INPUT,
+            "trainingMode UPDATE: recipe %s does not support it (aws-user-personalization does); train FULL",
+            recipe->name);
+    char *arn = store_arn(s, KIND_SOLUTION, name);
+    struct resource sol = {0};
+    enum rc rc = store_resource_get(s, arn, &sol, NULL);
+    free(arn);
+    if (rc) {
+        resource_release(&sol);
+        return err_set(e, RC_INVALID_INPUT,
+                       "trainingMode UPDATE: solution %s does not exist yet; train FULL first",
+                       name);
+    }
+    struct resource *vs;
+    size_t n;
+    rc = store_resource_list(s, KIND_SOLUTION_VERSION, sol.id, &vs, &n, e);
+    resource_release(&sol);
+    if (rc) return rc;
+    const struct resource *latest = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(vs[i].status, STATUS_ACTIVE) == 0) latest = &vs[i];
+    if (!latest) {
+        resource_list_free(vs, n);
+        return err_set(e, RC_INVALID_INPUT,
+                       "trainingMode UPDATE: solution %s has no ACTIVE version; train FULL first",
+                       name);
+    }
+    json_t *a = json_loads(latest->attrs, 0, NULL);
+    const char *rel = json_string_value(json_object_get(a, "modelFile"));
+    char *path = xasprintf("%s/%s", store_dir(s), rel ? rel : "");
+    rc = modelfile_open(path, out, e);
+    free(path);
+    json_decref(a);
+    resource_list_free(vs, n);
+    if (rc) return rc;
+    if (*nrest == 0) {
+        const char *text;
+        if ((rc = modelfile_text(*out, "meta", &text, NULL, e))) return rc;
+        *meta = json_loads(text, 0, NULL);
+        json_t *hp =
+            json_object_get(json_object_get(*meta, "solutionConfig"), "algorithmHyperParameters");
+        const char *key;
+        json_t *val;
+        json_object_foreach(hp, key, val)
+        {
+            if (*nrest < r->nkv + PARAMS_MAX && json_is_string(val))
+                rest[(*nrest)++] = (struct param_kv){key, json_string_value(val)};
+        }
+    }
+    return RC_OK;
+}
+
 /* ---- Training ------------------------------------------------------------- */
 
 struct train_progress {
@@ -331,9 +396,9 @@ static bool draw_progress(void *ctx, uint32_t it, uint32_t total, double loss)
 
 static enum rc write_model(struct store *s, const struct resource *group, int64_t dataset_id,
                            const struct recipe *recipe, const struct train_data *d,
-                           const struct params *p, int threads, const char *meta,
-                           const struct ages *ages, struct train_progress *tp, const char *path,
-                           struct err *e)
+                           const struct params *p, int threads, const struct modelfile *previous,
+                           const char *meta, const struct ages *ages, struct train_progress *tp,
+                           const char *path, struct err *e)
 {
     struct csr *features = NULL;
     if (recipe->uses_item_metadata) {
@@ -341,7 +406,15 @@ static enum rc write_model(struct store *s, const struct resource *group, int64_
         if (rc) return rc;
     }
     struct modelfile_writer *w = modelfile_writer_new(recipe->name, MODEL_FORMAT_KIND_VERSION);
-    struct train_input in = {d, s, dataset_id, features, p, threads, draw_progress, tp};
+    struct train_input in = {.data = d,
+                             .store = s,
+                             .dataset_id = dataset_id,
+                             .item_features = features,
+                             .previous = previous,
+                             .params = p,
+                             .threads = threads,
+                             .progress = draw_progress,
+                             .progress_ctx = tp};
     const struct csr *ui = d->ui;
     double *acc = xcalloc(ui->ncols ? ui->ncols : 1, sizeof(double));
     for (uint64_t k = 0; k < ui->nnz; k++)
@@ -386,17 +459,21 @@ enum rc engine_train(struct store *s, const struct train_request *r, char **vers
     struct weighting w;
     weighting_init(&w);
     json_t *config = json_object();
-    struct param_kv *rest = xcalloc(r->nkv ? r->nkv : 1, sizeof(*rest));
+    struct param_kv *rest = xcalloc(r->nkv + PARAMS_MAX, sizeof(*rest));
     size_t nrest;
     struct params p = {0};
     struct resource group = {0}, dataset = {0}, sol = {0}, ver = {0};
     struct train_data d = {0};
     struct ages ages = {0};
+    struct modelfile *previous = NULL;
+    json_t *prev_meta = NULL;
     char *name =
         r->solution ? xstrdup(r->solution) : xasprintf("%.30s-%.32s", r->group, recipe->name + 4);
     char *path = NULL, *meta = NULL;
     enum rc rc = split_settings(r->kv, r->nkv, &w, rest, &nrest, config, e);
     if (!rc) rc = engine_recover(s, e);
+    if (!rc && r->update)
+        rc = open_previous(s, r, recipe, name, &previous, rest, &nrest, &prev_meta, e);
     if (!rc) rc = params_resolve(recipe->params, rest, nrest, &p, e);
     if (!rc && recipe->validate) rc = recipe->validate(&p, e);
     if (!rc && !resource_name_valid(name))
@@ -424,9 +501,9 @@ enum rc engine_train(struct store *s, const struct train_request *r, char **vers
         ver.parent_id = sol.id;
         ver.status = xstrdup(STATUS_CREATE_IN_PROGRESS);
         json_t *a = json_pack("{s:s,s:s,s:s,s:O,s:I,s:I}", "solutionVersionArn", ver.arn,
-                              "solutionArn", sol.arn, "trainingMode", "FULL", "solutionConfig",
-                              config, "trainerPid", (json_int_t)getpid(), "trainerStart",
-                              (json_int_t)process_start_time(getpid()));
+                              "solutionArn", sol.arn, "trainingMode", r->update ? "UPDATE" : "FULL",
+                              "solutionConfig", config, "trainerPid", (json_int_t)getpid(),
+                              "trainerStart", (json_int_t)process_start_time(getpid()));
         ver.attrs = attrs_text(a);
         json_decref(a);
         rc = store_resource_insert(s, &ver, e);
@@ -467,8 +544,8 @@ enum rc engine_train(struct store *s, const struct train_request *r, char **vers
         json_decref(m);
         struct train_progress tp = {NULL, r->cancel, clock_monotonic(), 0};
         if (r->progress && isatty(fileno(r->progress))) tp.out = r->progress;
-        rc = write_model(s, &group, dataset.id, recipe, &d, &p, r->threads, meta, &ages, &tp, path,
-                         e);
+        rc = write_model(s, &group, dataset.id, recipe, &d, &p, r->threads, previous, meta, &ages,
+                         &tp, path, e);
     }
     double seconds = clock_monotonic() - t0;
 
@@ -506,6 +583,8 @@ out:
     resource_release(&ver);
     train_data_release(&d);
     free(ages.created);
+    modelfile_close(previous);
+    json_decref(prev_meta);
     free(name);
     free(path);
     free(meta);

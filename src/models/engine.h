@@ -38,6 +38,12 @@ struct train_request {
     const struct param_kv *kv;
     size_t nkv;
     int threads; /* 0 = all CPUs */
+    /*
+     * trainingMode UPDATE (aws-user-personalization): start from the
+     * solution's latest ACTIVE version and refine it on the current data
+     * (new interactions and items) in a fifth of the iterations.
+     */
+    bool update;
     /* Set (from a signal handler) to cancel: the version ends CREATE FAILED. May be NULL. */
     const volatile sig_atomic_t *cancel;
     FILE *progress; /* where to draw progress on a terminal; NULL for none */

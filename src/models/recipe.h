@@ -38,6 +38,11 @@ struct train_input {
      * 1 where the item has the value; built only for recipes with uses_item_metadata.
      */
     const struct csr *item_features;
+    /*
+     * trainingMode UPDATE: the solution's latest ACTIVE model to start from
+     * (NULL for FULL). Only recipes with supports_update get one.
+     */
+    const struct modelfile *previous;
     const struct params *params;
     int threads;
     /* Called once per iteration; return false to cancel. May be NULL. */
@@ -51,6 +56,7 @@ struct recipe {
     const char *summary;
     const struct param_spec *params; /* terminated by a NULL name */
     bool uses_item_metadata;         /* train_input.item_features is wanted */
+    bool supports_update;            /* can train from train_input.previous */
 
     /* Optional: checks across parameters, before anything is created. */
     enum rc (*validate)(const struct params *p, struct err *e);

@@ -101,6 +101,24 @@ static enum rc up_train(const struct train_input *in, struct modelfile_writer *w
     if (use_ease(in->params)) return ease_train_sections(in, w, e);
     struct als_params ap;
     to_als_params(in->params, in->threads, &ap);
+    if (in->previous) {
+        /*
+         * UPDATE: start from the previous item factors (item indexes only grow,
+         * so old items keep theirs) and refine for a fifth of the iterations.
+         */
+        const void *data;
+        size_t len;
+        enum rc rc = modelfile_section(in->previous, "item_factors", sizeof(float), &data, &len, e);
+        if (rc) return err_prefix(e, "trainingMode UPDATE needs an ALS model to start from: ");
+        if (len % ((size_t)ap.factors * sizeof(float)))
+            return err_set(
+                e, RC_INVALID_INPUT,
+                "trainingMode UPDATE: the previous version has other factors than %u; train FULL",
+                ap.factors);
+        ap.init_items = data;
+        ap.init_nitems = (uint32_t)(len / ((size_t)ap.factors * sizeof(float)));
+        ap.iterations = MAX(1u, ap.iterations / 5);
+    }
     struct als_model m = {0};
     struct progress_adapter pa = {in, ap.iterations};
     enum rc rc = als_train(in->data->ui, &ap, in->progress ? als_progress : NULL, &pa, &m, e);
@@ -198,11 +216,11 @@ static enum rc up_explain(void *state, const uint32_t *items, const float *w, si
     return als_explain_gram(&s->m, &s->ap, s->gram, items, w, n, target, contrib, e);
 }
 
-#define UP_RECIPE(NAME, KIND, SUMMARY)                                                    \
-    {                                                                                     \
-        .name = NAME, .kind = KIND, .summary = SUMMARY, .params = up_params,              \
-        .validate = check_model, .train = up_train, .load = up_load, .unload = up_unload, \
-        .score_user = up_score_user, .explain = up_explain,                               \
+#define UP_RECIPE(NAME, KIND, SUMMARY)                                                        \
+    {                                                                                         \
+        .name = NAME, .kind = KIND, .summary = SUMMARY, .params = up_params,                  \
+        .validate = check_model, .train = up_train, .supports_update = true, .load = up_load, \
+        .unload = up_unload, .score_user = up_score_user, .explain = up_explain,              \
     }
 
 const struct recipe recipe_user_personalization =

@@ -154,6 +154,32 @@ check "a FULL re-import of the same interactions" "$SAVOR" import --data-dir "$D
 "$SAVOR" recommend --data-dir "$D" -v "$A" -u user-00003 -n 20 >"$TMP/after.json"
 check "answers unchanged: the re-imported rows are not folded in twice" cmp "$TMP/after.json" "$TMP/before.json"
 
+# trainingMode UPDATE: a new work with new likes becomes known without a full retrain.
+check "a FULL version to update" "$SAVOR" train --data-dir "$D" -g demo -r aws-user-personalization -s upd
+U0=$(cat "$TMP/out")
+printf 'ITEM_ID,GENRES,CREATOR_ID,FORMAT,CREATION_TIMESTAMP\nwork-hot,romance,creator-003,webtoon,1767225600\n' >"$TMP/hot.csv"
+{
+    echo "USER_ID,ITEM_ID,EVENT_TYPE,EVENT_VALUE,TIMESTAMP"
+    for u in 1 2 3 4 5 6 7 8 9; do echo "user-0000$u,work-hot,like,1,176722560$u"; done
+} >"$TMP/hotev.csv"
+check "the new work" "$SAVOR" import --data-dir "$D" -g demo -t items -m INCREMENTAL "$TMP/hot.csv"
+check "its first likes" "$SAVOR" import --data-dir "$D" -g demo -t interactions -m INCREMENTAL "$TMP/hotev.csv"
+check "the FULL version ranks it" "$SAVOR" rank --data-dir "$D" -v "$U0" -u user-00004 work-hot work-00001
+check_eq "the FULL version does not know it: last, without a score" "work-hot:-" \
+    "$("$PY" -c 'import json,sys; x=json.load(open(sys.argv[1]))["personalizedRanking"][-1]; print(x["itemId"] + ":" + str(x.get("score", "-")))' "$TMP/out")"
+check "train UPDATE" "$SAVOR" train --data-dir "$D" -g demo -r aws-user-personalization -s upd --training-mode UPDATE
+U1=$(cat "$TMP/out")
+check "the UPDATE version ranks it" "$SAVOR" rank --data-dir "$D" -v "$U1" -u user-00004 work-hot work-00001
+check_eq "the UPDATE version knows it: both items scored" 2 \
+    "$("$PY" -c 'import json,sys; print(sum(1 for x in json.load(open(sys.argv[1]))["personalizedRanking"] if "score" in x))' "$TMP/out")"
+"$SAVOR" describe --data-dir "$D" -g demo >"$TMP/d.json"
+check_eq "describe: the version's trainingMode is UPDATE" UPDATE \
+    "$("$PY" -c 'import json,sys; g=json.load(open(sys.argv[1]))["datasetGroups"][0]; print([s for s in g["solutions"] if s["name"]=="upd"][0]["solutionVersions"][-1]["trainingMode"])' "$TMP/d.json")"
+check_fails "UPDATE of a recipe that cannot" "recipe aws-popularity-count does not support it" \
+    "$SAVOR" train --data-dir "$D" -g demo -r aws-popularity-count --training-mode UPDATE
+check_fails "UPDATE without a FULL version" "solution nothing-yet does not exist yet; train FULL first" \
+    "$SAVOR" train --data-dir "$D" -g demo -r aws-user-personalization -s nothing-yet --training-mode UPDATE
+
 # Bad input: clear errors, exit 1 (or 2 for usage).
 check_fails "unknown recipe" "recipe 'aws-nope' is unknown" "$SAVOR" train --data-dir "$D" -g demo -r aws-nope
 check_fails "unknown hyperparameter" "hyperparameter colour is not one this recipe takes" \
