@@ -837,6 +837,19 @@ static enum rc prepare_history(const struct als_model *m, const struct als_param
     return RC_OK;
 }
 
+/* The solve of a folded-in history against the model's item factors. */
+static struct row history_row(const struct als_model *m, const struct als_params *p,
+                              const float *gram, const struct history *h)
+{
+    return (struct row){.gram = gram,
+                        .other = m->item_factors,
+                        .idx = h->idx,
+                        .val = h->val,
+                        .n = h->n,
+                        .alpha = p->alpha,
+                        .reg = row_reg(p->regularization, p->alpha, h->val, h->n)};
+}
+
 enum rc als_fold_in_gram(const struct als_model *m, const struct als_params *p, const float *gram,
                          const uint32_t *items, const float *weights, size_t n, float *out,
                          struct err *e)
@@ -847,13 +860,7 @@ enum rc als_fold_in_gram(const struct als_model *m, const struct als_params *p, 
     if (rc) return rc;
     struct work w;
     work_init(&w, m->factors);
-    struct row rw = {.gram = gram,
-                     .other = m->item_factors,
-                     .idx = h.idx,
-                     .val = h.val,
-                     .n = h.n,
-                     .alpha = p->alpha,
-                     .reg = row_reg(p->regularization, p->alpha, h.val, h.n)};
+    struct row rw = history_row(m, p, gram, &h);
     solve_exact(&w, &rw, out);
     work_free(&w);
     history_free(&h);
@@ -896,13 +903,7 @@ enum rc als_explain_gram(const struct als_model *m, const struct als_params *p, 
          * merged entries j, and sum_j s_j = y_target^T W b = y_target . x.
          * A repeated item's s_j is shared among its entries by weight.
          */
-        struct row rw = {.gram = gram,
-                         .other = m->item_factors,
-                         .idx = h.idx,
-                         .val = h.val,
-                         .n = h.n,
-                         .alpha = p->alpha,
-                         .reg = row_reg(p->regularization, p->alpha, h.val, h.n)};
+        struct row rw = history_row(m, p, gram, &h);
         build_system(&w, &rw);
         const float *yt = m->item_factors + (size_t)target * k;
         if (factor_robust(&w)) {

@@ -1073,14 +1073,15 @@ static size_t explore(const struct model *m, const struct exploration *x, const 
     struct explore_cand *c = xcalloc(m->nitems ? m->nitems : 1, sizeof(*c));
     size_t nc = 0;
     int64_t since = m->newest - (int64_t)(x->age_cutoff_days * 86400.0);
+    bool *listed = xcalloc(m->nitems ? m->nitems : 1, sizeof(bool));
+    for (size_t k = 0; k < len; k++)
+        listed[list[k].item] = true;
     for (uint32_t j = 0; j < m->nitems && slots; j++) {
         if (m->item_created[j] == INT64_MIN || m->item_created[j] < since) continue;
-        if (in_history(h, j)) continue;
-        bool listed = false;
-        for (size_t k = 0; k < len && !listed; k++)
-            listed = list[k].item == j;
-        if (!listed) c[nc++] = (struct explore_cand){j, m->popularity[j], m->item_created[j]};
+        if (listed[j] || in_history(h, j)) continue;
+        c[nc++] = (struct explore_cand){j, m->popularity[j], m->item_created[j]};
     }
+    free(listed);
     qsort(c, nc, sizeof(*c), explore_cmp);
     if (slots > nc) slots = nc;
     /* Exploration item k goes to position floor((k + 1) * n / (slots + 1)). */

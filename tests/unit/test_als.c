@@ -21,6 +21,7 @@
 
 #include "common/clock.h"
 #include "models/als.h"
+#include "movielens.h"
 #include "models/csr.h"
 
 /* OpenBLAS: the kernel family in use, printed with the timings. */
@@ -131,25 +132,6 @@ static float dotf(const float *a, const float *b, uint32_t k)
 }
 
 /* Top-10 of 'scores' (entries of -inf skipped), ties to the lower index. */
-#define TOPK 10
-static void top10(const float *scores, uint32_t n, uint32_t *top)
-{
-    uint32_t cnt = 0;
-    for (uint32_t j = 0; j < n; j++) {
-        float s = scores[j];
-        if (s == -INFINITY) continue;
-        if (cnt == TOPK && !(s > scores[top[TOPK - 1]])) continue;
-        uint32_t at = cnt < TOPK ? cnt++ : TOPK - 1;
-        while (at > 0 && s > scores[top[at - 1]]) {
-            top[at] = top[at - 1];
-            at--;
-        }
-        top[at] = j;
-    }
-    for (uint32_t k = cnt; k < TOPK; k++)
-        top[k] = UINT32_MAX;
-}
-
 static void user_scores(const struct als_model *m, const float *x, float *scores)
 {
     for (uint32_t i = 0; i < m->nitems; i++)
@@ -661,50 +643,13 @@ static void test_cancel(void **state)
 
 /* ---- MovieLens 100K ---- */
 
-#include "movielens.h"
 
-struct split {
-    struct csr *train;
-    uint32_t nusers, nitems;
-    uint64_t *test_ptr; /* per user, into test_items */
-    uint32_t *test_items;
-};
-
-/* Mean NDCG@10 over users with held-out items; ALS scores from 'm', or 'pop' when m is NULL. */
-static double ndcg10(const struct split *sp, const struct als_model *m, const float *pop)
+/* ALS scores from the trained user factors (ctx: the model). */
+static void als_user_scores(void *ctx, const struct ml_split *sp, uint32_t u, float *scores)
 {
-    float *scores = xmallocarray(sp->nitems, sizeof(*scores));
-    bool *relevant = xcalloc(sp->nitems, sizeof(*relevant));
-    double sum = 0;
-    uint32_t users = 0;
-    for (uint32_t u = 0; u < sp->nusers; u++) {
-        uint64_t tlo = sp->test_ptr[u], thi = sp->test_ptr[u + 1];
-        if (tlo == thi) continue;
-        const struct csr *x = sp->train;
-        if (m)
-            user_scores(m, m->user_factors + (size_t)u * m->factors, scores);
-        else
-            memcpy(scores, pop, sp->nitems * sizeof(*scores));
-        for (uint64_t k = x->indptr[u]; k < x->indptr[u + 1]; k++)
-            scores[x->indices[k]] = -INFINITY;
-        uint32_t top[TOPK];
-        top10(scores, sp->nitems, top);
-        for (uint64_t k = tlo; k < thi; k++)
-            relevant[sp->test_items[k]] = true;
-        double dcg = 0, idcg = 0;
-        for (uint32_t r = 0; r < TOPK; r++) {
-            double disc = 1.0 / log2(r + 2.0);
-            if (top[r] != UINT32_MAX && relevant[top[r]]) dcg += disc;
-            if (r < thi - tlo) idcg += disc;
-        }
-        for (uint64_t k = tlo; k < thi; k++)
-            relevant[sp->test_items[k]] = false;
-        sum += dcg / idcg;
-        users++;
-    }
-    free(scores);
-    free(relevant);
-    return users ? sum / users : 0;
+    UNUSED(sp);
+    const struct als_model *m = ctx;
+    user_scores(m, m->user_factors + (size_t)u * m->factors, scores);
 }
 
 static bool print_progress(void *ctx, uint32_t iteration, double loss)
@@ -730,44 +675,16 @@ static void test_movielens_100k(void **state)
     qsort(r, n, sizeof(*r), by_user_time);
 
     /*
-     * Hold out the newest 10% of each user's ratings (users with >= 10). The
-     * weight is what src/models/weighting.c makes of a rating used as
-     * EVENT_VALUE: log(1 + rating / mean rating). (Binary weights give about
-     * the same NDCG; raw ratings 1..5 with alpha 10 are over-confident and
-     * lose about a fifth of it.)
+     * Hold out the newest 10% of each user's ratings (users with >= 10),
+     * weighted as src/models/weighting.c weighs a rating used as EVENT_VALUE.
+     * (Binary weights give about the same NDCG; raw ratings 1..5 with alpha
+     * 10 are over-confident and lose about a fifth of it.)
      */
-    double mean_rating = 0;
-    for (size_t k = 0; k < n; k++)
-        mean_rating += r[k].rating / (double)n;
-    struct split sp = {.nusers = nusers, .nitems = nitems};
-    sp.test_ptr = xcalloc((size_t)nusers + 1, sizeof(*sp.test_ptr));
-    sp.test_items = xmallocarray(n, sizeof(*sp.test_items));
-    struct trip t = {0};
-    uint64_t ntest = 0;
-    uint32_t ntest_users = 0;
-    for (size_t lo = 0; lo < n;) {
-        size_t hi = lo;
-        while (hi < n && r[hi].user == r[lo].user)
-            hi++;
-        size_t cnt = hi - lo, hold = cnt >= 10 ? cnt / 10 : 0;
-        for (size_t k = lo; k < hi - hold; k++)
-            trip_add(&t, r[k].user, r[k].item, (float)log1p(r[k].rating / mean_rating));
-        for (size_t k = hi - hold; k < hi; k++)
-            sp.test_items[ntest++] = r[k].item;
-        sp.test_ptr[r[lo].user + 1] = hold;
-        if (hold) ntest_users++;
-        lo = hi;
-    }
-    for (uint32_t u = 0; u < nusers; u++)
-        sp.test_ptr[u + 1] += sp.test_ptr[u];
-    sp.train = csr_from_triplets(nusers, nitems, t.rows, t.cols, t.vals, t.n);
-    trip_free(&t);
+    struct ml_split sp;
+    ml_split_latest(r, n, nusers, nitems, true, &sp);
     free(r);
-
-    float *pop = xcalloc(nitems, sizeof(*pop));
-    for (uint64_t k = 0; k < sp.train->nnz; k++)
-        pop[sp.train->indices[k]] += 1.0f;
-    double ndcg_pop = ndcg10(&sp, NULL, pop);
+    float *pop = ml_popularity(&sp);
+    double ndcg_pop = ml_ndcg10(&sp, ml_score_popularity, pop);
 
     struct als_params p;
     als_params_default(&p);
@@ -778,20 +695,18 @@ static void test_movielens_100k(void **state)
     assert_int_equal(als_train(sp.train, &p, verbose ? print_progress : NULL, NULL, &model, &e),
                      RC_OK);
     double secs = clock_monotonic() - t0;
-    double ndcg_als = ndcg10(&sp, &model, NULL);
+    double ndcg_als = ml_ndcg10(&sp, als_user_scores, &model);
     print_message("MovieLens 100K (%u test users, %llu train / %llu held out, OpenBLAS %s): "
                   "NDCG@10 ALS %.4f (%u factors, %u iterations, %.2f s), popularity %.4f, "
                   "ratio %.2f\n",
-                  ntest_users, (unsigned long long)sp.train->nnz, (unsigned long long)ntest,
+                  sp.ntest_users, (unsigned long long)sp.train->nnz, (unsigned long long)sp.ntest,
                   openblas_get_corename(), ndcg_als, p.factors, p.iterations, secs, ndcg_pop,
                   ndcg_als / ndcg_pop);
     assert_true(ndcg_als >= 1.3 * ndcg_pop);
 
     als_model_release(&model);
     free(pop);
-    csr_free(sp.train);
-    free(sp.test_ptr);
-    free(sp.test_items);
+    ml_split_release(&sp);
     free(path);
 }
 

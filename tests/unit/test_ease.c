@@ -20,6 +20,7 @@
 #include "common/clock.h"
 #include "models/csr.h"
 #include "models/ease.h"
+#include "movielens.h"
 
 /* OpenBLAS: the kernel family in use, printed with the timings. */
 char *openblas_get_corename(void);
@@ -548,72 +549,14 @@ static void test_deterministic(void **state)
 
 /* ---- MovieLens 100K ---- */
 
-#include "movielens.h"
 
 /* Top-10 unseen items of 'scores' (seen items set to -inf), ties to the lower id. */
-#define TOPK 10
-static void top10(const float *scores, uint32_t n, uint32_t *top)
+/* EASE scores from the user's training row (ctx: the model). */
+static void ease_user_scores(void *ctx, const struct ml_split *sp, uint32_t u, float *scores)
 {
-    uint32_t cnt = 0;
-    for (uint32_t j = 0; j < n; j++) {
-        float s = scores[j];
-        if (s == -INFINITY) continue;
-        if (cnt == TOPK && !(s > scores[top[TOPK - 1]])) continue;
-        uint32_t at = cnt < TOPK ? cnt++ : TOPK - 1;
-        while (at > 0 && s > scores[top[at - 1]]) {
-            top[at] = top[at - 1];
-            at--;
-        }
-        top[at] = j;
-    }
-    for (uint32_t k = cnt; k < TOPK; k++)
-        top[k] = UINT32_MAX;
-}
-
-struct split {
-    struct csr *train;
-    uint32_t nusers, nitems;
-    uint64_t *test_ptr; /* per user, into test_items */
-    uint32_t *test_items;
-    uint32_t ntest_users;
-};
-
-/* Mean NDCG@10 over users with held-out items; EASE scores from 'm', or 'pop' when m is NULL. */
-static double ndcg10(const struct split *sp, const struct ease_model *m, const float *pop)
-{
-    float *scores = xmallocarray(sp->nitems, sizeof(*scores));
-    bool *relevant = xcalloc(sp->nitems, sizeof(*relevant));
-    double sum = 0;
-    uint32_t users = 0;
-    for (uint32_t u = 0; u < sp->nusers; u++) {
-        uint64_t tlo = sp->test_ptr[u], thi = sp->test_ptr[u + 1];
-        if (tlo == thi) continue;
-        const struct csr *x = sp->train;
-        uint64_t lo = x->indptr[u], n = x->indptr[u + 1] - lo;
-        if (m)
-            ease_score(m, x->indices + lo, x->values + lo, (size_t)n, scores);
-        else
-            memcpy(scores, pop, sp->nitems * sizeof(*scores));
-        for (uint64_t k = lo; k < lo + n; k++)
-            scores[x->indices[k]] = -INFINITY;
-        uint32_t top[TOPK];
-        top10(scores, sp->nitems, top);
-        for (uint64_t k = tlo; k < thi; k++)
-            relevant[sp->test_items[k]] = true;
-        double dcg = 0, idcg = 0;
-        for (uint32_t r = 0; r < TOPK; r++) {
-            double disc = 1.0 / log2(r + 2.0);
-            if (top[r] != UINT32_MAX && relevant[top[r]]) dcg += disc;
-            if (r < thi - tlo) idcg += disc;
-        }
-        for (uint64_t k = tlo; k < thi; k++)
-            relevant[sp->test_items[k]] = false;
-        sum += dcg / idcg;
-        users++;
-    }
-    free(scores);
-    free(relevant);
-    return users ? sum / users : 0;
+    const struct csr *x = sp->train;
+    uint64_t lo = x->indptr[u], n = x->indptr[u + 1] - lo;
+    ease_score(ctx, x->indices + lo, x->values + lo, (size_t)n, scores);
 }
 
 static void test_movielens_100k(void **state)
@@ -631,34 +574,11 @@ static void test_movielens_100k(void **state)
     assert_int_equal(n, 100000);
     qsort(r, n, sizeof(*r), by_user_time);
 
-    /* Hold out the newest 10% of each user's ratings (users with >= 10). */
-    struct split sp = {.nusers = nusers, .nitems = nitems};
-    sp.test_ptr = xcalloc((size_t)nusers + 1, sizeof(*sp.test_ptr));
-    sp.test_items = xmallocarray(n, sizeof(*sp.test_items));
-    struct trip t = {0};
-    uint64_t ntest = 0;
-    for (size_t lo = 0; lo < n;) {
-        size_t hi = lo;
-        while (hi < n && r[hi].user == r[lo].user)
-            hi++;
-        size_t cnt = hi - lo, hold = cnt >= 10 ? cnt / 10 : 0;
-        for (size_t k = lo; k < hi - hold; k++)
-            trip_add(&t, r[k].user, r[k].item, 1.0f);
-        for (size_t k = hi - hold; k < hi; k++)
-            sp.test_items[ntest++] = r[k].item;
-        sp.test_ptr[r[lo].user + 1] = hold;
-        if (hold) sp.ntest_users++;
-        lo = hi;
-    }
-    for (uint32_t u = 0; u < nusers; u++)
-        sp.test_ptr[u + 1] += sp.test_ptr[u];
-    assert_int_equal(sp.test_ptr[nusers], ntest);
-    sp.train = trip_csr(&t, nusers, nitems);
-
-    float *pop = xcalloc(nitems, sizeof(*pop));
-    for (uint64_t k = 0; k < sp.train->nnz; k++)
-        pop[sp.train->indices[k]] += 1.0f;
-    double pop_ndcg = ndcg10(&sp, NULL, pop);
+    /* Hold out the newest 10% of each user's ratings (users with >= 10); binary weights. */
+    struct ml_split sp;
+    ml_split_latest(r, n, nusers, nitems, false, &sp);
+    float *pop = ml_popularity(&sp);
+    double pop_ndcg = ml_ndcg10(&sp, ml_score_popularity, pop);
 
 #if defined(__SANITIZE_ADDRESS__)
     static const float l2s[] = {200.0f};
@@ -668,7 +588,7 @@ static void test_movielens_100k(void **state)
     print_message("MovieLens 100K (%s): %u users x %u items, %llu train, %llu held out of "
                   "%u users; OpenBLAS %s kernels\n",
                   path, nusers, nitems, (unsigned long long)sp.train->nnz,
-                  (unsigned long long)ntest, sp.ntest_users, openblas_get_corename());
+                  (unsigned long long)sp.ntest, sp.ntest_users, openblas_get_corename());
     print_message("  %-12s NDCG@10  train s  eval s\n", "model");
     print_message("  %-12s %.4f\n", "popularity", pop_ndcg);
     double best = 0;
@@ -678,7 +598,7 @@ static void test_movielens_100k(void **state)
         double t0 = clock_monotonic();
         train_ok(sp.train, l2s[i], 0, &m);
         double t1 = clock_monotonic();
-        double v = ndcg10(&sp, &m, NULL);
+        double v = ml_ndcg10(&sp, ease_user_scores, &m);
         double t2 = clock_monotonic();
         print_message("  EASE l2=%-5g %.4f  %7.3f  %6.3f\n", (double)l2s[i], v, t1 - t0, t2 - t1);
         if (v > best) {
@@ -691,9 +611,7 @@ static void test_movielens_100k(void **state)
     assert_true(best >= 1.3 * pop_ndcg);
 
     free(pop);
-    csr_free(sp.train);
-    free(sp.test_ptr);
-    free(sp.test_items);
+    ml_split_release(&sp);
     free(r);
     free(path);
 }
