@@ -9,6 +9,7 @@ clang libclang-rt-14-dev llvm clang-format
 libmicrohttpd-dev libjansson-dev libsqlite3-dev zlib1g-dev
 libopenblas-dev liblapacke-dev libssl-dev libcmocka-dev
 python3 python3-pandas python3-numpy python3-scipy
+python3-boto3 awscli wrk curl
 "
 
 missing=""
