@@ -41,7 +41,22 @@ struct api_ctx {
     size_t nallowed;
     struct jobs *jobs;
     struct model_cache *models;
+    /*
+     * Called (with store_mu NOT held) after a campaign is created, updated
+     * or deleted, so the server can load or swap its model. May be NULL.
+     */
+    void (*campaign_changed)(struct api_ctx *ctx, const char *campaign_arn);
 };
+
+/*
+ * Resource records the planes share (store.h resources, attrs JSON):
+ *   "campaign"      attrs {"solutionVersionArn", "minProvisionedTPS", "campaignConfig": {...},
+ *                          "latestCampaignUpdate": {...}}; parent = solution
+ *   "event-tracker" attrs {"trackingId", "datasetGroupArn"}; parent = dataset group
+ *   "filter"        attrs {"filterExpression", "datasetGroupArn"}; parent = dataset group
+ *   "solution-version" attrs gain "metrics": {"coverage": 0.1, "precision_at_10": ...}
+ *                   (Personalize's metric names), written by training (src/eval/).
+ */
 
 /* Which of Personalize's three protocols an operation belongs to. */
 enum api_plane { API_CONTROL, API_RUNTIME, API_EVENTS };
