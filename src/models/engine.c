@@ -18,9 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MODEL_FORMAT_KIND_VERSION \
-    3                 /* 2: item_created, eventWeigher, lastChunkId; 3: history_types */
-#define EXPLAIN_TOP 3 /* history items shown per recommended item */
+/* 2: item_created, eventWeigher, lastChunkId; 3: history_types; 4: history_last */
+#define MODEL_FORMAT_KIND_VERSION 4
+#define EXPLAIN_TOP               3 /* history items shown per recommended item */
 
 /* ---- Solution-level settings ---------------------------------------------- */
 
@@ -432,6 +432,7 @@ static enum rc write_model(struct store *s, const struct resource *group, int64_
         !(rc = modelfile_add(w, "history_items", ui->indices, ui->nnz * sizeof(uint32_t), e)) &&
         !(rc = modelfile_add(w, "history_weights", ui->values, ui->nnz * sizeof(float), e)) &&
         !(rc = modelfile_add(w, "history_types", d->type_masks, ui->nnz * sizeof(uint32_t), e)) &&
+        !(rc = modelfile_add(w, "history_last", d->last_seen, ui->nnz * sizeof(int64_t), e)) &&
         !(rc = modelfile_add(w, "item_created", ages->created,
                              (size_t)ages->nitems * sizeof(int64_t), e)) &&
         !(rc = modelfile_add_text(w, "meta", meta, e)))
@@ -610,6 +611,9 @@ struct model {
     const uint32_t *h_items;
     const float *h_weights;
     const uint32_t *h_types;     /* event types behind each history entry (event_type_bit) */
+    const int64_t *h_last;       /* time of the user's latest event on each history entry */
+    double history_half_life;    /* recency at answer time, in history items; 0 = off */
+    double history_recent;       /* the latest items that keep their full weight */
     const int64_t *item_created; /* age reference per item (see item_ages) */
     const uint8_t *candidates;   /* the recipe's own candidate set, or NULL (see recipe.h) */
     int64_t newest;
@@ -653,6 +657,13 @@ static enum rc model_params(struct model *m, struct err *e)
             kv[n++] = (struct param_kv){key, json_string_value(val)};
     }
     rc = params_resolve(m->recipe->params, kv, n, &m->params, e);
+    if (!rc) {
+        /* Personalize's recency_mask=false turns savor's answer-time recency off. */
+        m->history_half_life = params_num_or(&m->params, "recency_mask", 1) != 0
+                                   ? params_num_or(&m->params, "history_half_life", 0)
+                                   : 0;
+        m->history_recent = params_num_or(&m->params, "history_recent_items", 0);
+    }
     json_t *ew = json_object_get(meta, "eventWeigher");
     char *ew_text = ew ? json_dumps(ew, JSON_COMPACT) : NULL;
     if (!rc) rc = event_weigher_from_json(ew_text ? ew_text : "", &m->weigher, e);
@@ -666,8 +677,8 @@ static enum rc model_params(struct model *m, struct err *e)
 static enum rc model_load(const char *path, struct model **out, struct err *e)
 {
     struct model *m = xcalloc(1, sizeof(*m));
-    const void *a, *b, *c, *d, *ic, *ht;
-    size_t la, lb, lc, ld, lic, lht;
+    const void *a, *b, *c, *d, *ic, *ht, *hl;
+    size_t la, lb, lc, ld, lic, lht, lhl;
     enum rc rc = modelfile_open(path, &m->mf, e);
     if (rc) goto fail;
     if (modelfile_kind_version(m->mf) != MODEL_FORMAT_KIND_VERSION) {
@@ -690,6 +701,7 @@ static enum rc model_load(const char *path, struct model **out, struct err *e)
         (rc = modelfile_section(m->mf, "history_weights", sizeof(float), &d, &ld, e)) ||
         (rc = modelfile_section(m->mf, "item_created", sizeof(int64_t), &ic, &lic, e)) ||
         (rc = modelfile_section(m->mf, "history_types", sizeof(uint32_t), &ht, &lht, e)) ||
+        (rc = modelfile_section(m->mf, "history_last", sizeof(int64_t), &hl, &lhl, e)) ||
         (rc = model_params(m, e)))
         goto fail;
     m->nitems = strmap_count(m->items);
@@ -700,10 +712,12 @@ static enum rc model_load(const char *path, struct model **out, struct err *e)
     m->h_weights = d;
     m->item_created = ic;
     m->h_types = ht;
+    m->h_last = hl;
     /* Check the history's shape once, so queries can trust it. */
     bool ok = la == (size_t)m->nitems * sizeof(float) &&
               lic == (size_t)m->nitems * sizeof(int64_t) &&
               lht / sizeof(uint32_t) == lc / sizeof(uint32_t) &&
+              lhl / sizeof(int64_t) == lc / sizeof(uint32_t) &&
               lb == ((size_t)m->nusers + 1) * sizeof(uint64_t) &&
               lc / sizeof(uint32_t) == ld / sizeof(float) && m->h_indptr[0] == 0 &&
               m->h_indptr[m->nusers] == lc / sizeof(uint32_t);
@@ -844,6 +858,7 @@ struct history {
     uint32_t *items;
     float *w;
     uint32_t *types; /* event_type_bit mask per item */
+    int64_t *last;   /* the user's latest event on the item */
     size_t n;
 };
 
@@ -852,6 +867,7 @@ static void history_release(struct history *h)
     free(h->items);
     free(h->w);
     free(h->types);
+    free(h->last);
     memset(h, 0, sizeof(*h));
 }
 
@@ -862,6 +878,7 @@ struct recent {
     VEC(uint32_t) items;
     VEC(double) b;
     VEC(uint32_t) types;
+    VEC(int64_t) ts;
 };
 
 static enum rc collect_recent(void *ctx, const struct interaction_chunk *c, struct err *e)
@@ -876,6 +893,7 @@ static enum rc collect_recent(void *ctx, const struct interaction_chunk *c, stru
             VEC_PUSH(&r->items, c->items[i]);
             VEC_PUSH(&r->b, b);
             VEC_PUSH(&r->types, event_type_bit(c->event_types[i]));
+            VEC_PUSH(&r->ts, c->ts[i]);
         }
     }
     return RC_OK;
@@ -885,6 +903,7 @@ struct pair {
     uint32_t item;
     uint32_t types;
     double sum; /* the sum of event weights, before the log */
+    int64_t last;
 };
 
 static int pair_cmp(const void *a, const void *b)
@@ -900,6 +919,41 @@ static int pair_cmp(const void *a, const void *b)
  * out: they need a retraining. w = log(1 + sum of event weights), so a new
  * event adds to the sum behind the training affinity: sum = exp(w) - 1.
  */
+static int int64_desc_cmp(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/*
+ * Recency at answer time: what a user did last says most about what they
+ * want next. With 'newer' the number of items the user interacted with
+ * after this one (items at the same time share it), the user's latest
+ * 'recent' items keep their weight and older ones fade:
+ * w *= 0.5 ^ (max(0, newer - recent) / half_life).
+ */
+static void history_recency(struct history *h, double recent, double half_life)
+{
+    if ((double)h->n <= recent + 1) return;
+    int64_t *sorted = xmalloc(h->n * sizeof(int64_t));
+    memcpy(sorted, h->last, h->n * sizeof(int64_t));
+    qsort(sorted, h->n, sizeof(int64_t), int64_desc_cmp);
+    for (size_t k = 0; k < h->n; k++) {
+        size_t lo = 0, hi = h->n; /* first position holding a time <= last[k] */
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (sorted[mid] > h->last[k])
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        /* Kept > 0: the item stays part of the history (fold-in needs w > 0). */
+        double newer = fmax(0, (double)lo - recent);
+        h->w[k] = fmaxf(h->w[k] * (float)exp2(-newer / half_life), 1e-20f);
+    }
+    free(sorted);
+}
+
 static enum rc user_history(const struct model *m, const char *user_id, struct history *h,
                             struct err *e)
 {
@@ -934,6 +988,7 @@ static enum rc user_history(const struct model *m, const char *user_id, struct h
         VEC_FREE(&r.items);
         VEC_FREE(&r.b);
         VEC_FREE(&r.types);
+        VEC_FREE(&r.ts);
         return rc;
     }
     size_t total = n_old + r.items.n;
@@ -942,28 +997,34 @@ static enum rc user_history(const struct model *m, const char *user_id, struct h
         p[k].item = m->h_items[m->h_indptr[u] + k];
         p[k].types = m->h_types[m->h_indptr[u] + k];
         p[k].sum = expm1((double)m->h_weights[m->h_indptr[u] + k]);
+        p[k].last = m->h_last[m->h_indptr[u] + k];
     }
     for (size_t k = 0; k < r.items.n; k++)
-        p[n_old + k] = (struct pair){r.items.v[k], r.types.v[k], r.b.v[k]};
+        p[n_old + k] = (struct pair){r.items.v[k], r.types.v[k], r.b.v[k], r.ts.v[k]};
     qsort(p, total, sizeof(*p), pair_cmp);
     h->items = xcalloc(total ? total : 1, sizeof(uint32_t));
     h->w = xcalloc(total ? total : 1, sizeof(float));
     h->types = xcalloc(total ? total : 1, sizeof(uint32_t));
+    h->last = xcalloc(total ? total : 1, sizeof(int64_t));
     for (size_t k = 0; k < total; k++) {
         if (h->n && h->items[h->n - 1] == p[k].item) {
             p[k].sum += p[k - 1].sum;
             p[k].types |= p[k - 1].types;
+            p[k].last = MAX(p[k].last, p[k - 1].last);
             h->n--;
         }
         h->items[h->n] = p[k].item;
         h->w[h->n] = (float)log1p(p[k].sum);
         h->types[h->n] = p[k].types;
+        h->last[h->n] = p[k].last;
         h->n++;
     }
     free(p);
     VEC_FREE(&r.items);
     VEC_FREE(&r.b);
     VEC_FREE(&r.types);
+    VEC_FREE(&r.ts);
+    if (m->history_half_life > 0) history_recency(h, m->history_recent, m->history_half_life);
     return RC_OK;
 }
 

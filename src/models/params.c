@@ -120,6 +120,12 @@ double params_num(const struct params *p, const char *name)
     return v ? v->num : 0;
 }
 
+double params_num_or(const struct params *p, const char *name, double dflt)
+{
+    const struct param_value *v = find(p, name);
+    return v && v->type != PARAM_STRING ? v->num : dflt;
+}
+
 const char *params_str(const struct params *p, const char *name)
 {
     const struct param_value *v = find(p, name);

@@ -56,6 +56,8 @@ enum rc params_resolve(const struct param_spec *specs, const struct param_kv *kv
 void params_release(struct params *p);
 
 double params_num(const struct params *p, const char *name);
+/* The number named 'name' if the recipe has such a parameter, else 'dflt'. */
+double params_num_or(const struct params *p, const char *name, double dflt);
 const char *params_str(const struct params *p, const char *name);
 
 /* The resolved values as a JSON object text (for describe); caller frees. */

@@ -3,18 +3,20 @@
  * aws-personalized-ranking (and -v2), on implicit-feedback matrix
  * factorization (als.h).
  *
- * Two models, chosen by the "model" hyperparameter:
- *  - als (default): score(u, i) = x_u . y_i, where x_u is computed at request
- *    time from the user's current history by fold-in (als_fold_in), so a new
+ * Two models, chosen by the "model" hyperparameter (default auto: EASE up to
+ * UP_AUTO_EASE_MAX_ITEMS items, where it is both better and fast, else ALS):
+ *  - als: score(u, i) = x_u . y_i, where x_u is computed at request time
+ *    from the user's current history by fold-in (als_fold_in), so a new
  *    user or new events need no retraining. Explanations split the score
  *    exactly into one term per history item (Hu et al. 2008, section 5).
  *  - ease: score(u, i) = sum over history items j of w_uj * B[j][i] (ease.h),
  *    for catalogs up to EASE_MAX_ITEMS; each term is its explanation.
+ * Either way the history's weights are first decayed by recency
+ * (history_half_life, applied by the engine: engine.c, history_recency).
  *
  * Personalize's hyperparameters map onto savor's: hidden_dimension ->
- * factors. bptt, recency_mask and the history-length percentiles are
- * accepted for compatibility; recency is savor's recency_half_life_days
- * (weighting.h) instead.
+ * factors, recency_mask=false -> history_half_life=0. bptt and the
+ * history-length percentiles are accepted for compatibility.
  */
 #include "common/base.h"
 #include "models/als.h"
@@ -22,10 +24,19 @@
 #include "models/recipe.h"
 
 #include <cblas.h>
+
+/*
+ * model=auto trains EASE up to this many items: its B matrix takes
+ * 4 * n^2 bytes (576 MB here) and its inversion n^3 / 3 multiply-adds (a
+ * minute on two cores at the limit); past it, iALS scales linearly.
+ */
+#define UP_AUTO_EASE_MAX_ITEMS 12000
 #include <math.h>
 
 static const struct param_spec up_params[] = {
-    {"model", NULL, PARAM_STRING, "als", 0, 0, "als (matrix factorization) or ease (item-item)"},
+    {"model", NULL, PARAM_STRING, "auto", 0, 0,
+     "auto (ease up to 12000 items, else als), als (matrix factorization) or ease "
+     "(item-item)"},
     {"l2", NULL, PARAM_FLOAT, "200", 1e-6, 1e9, "ease: L2 regularization of B"},
     {"factors", "hidden_dimension", PARAM_INT, "64", 1, 1024, "latent dimension"},
     {"regularization", NULL, PARAM_FLOAT, "0.35", 0, 1e6,
@@ -34,8 +45,13 @@ static const struct param_spec up_params[] = {
     {"iterations", NULL, PARAM_INT, "15", 1, 1000, "alternating least-squares passes"},
     {"cg_steps", NULL, PARAM_INT, "3", 0, 64, "conjugate-gradient steps per solve; 0 = exact"},
     {"seed", NULL, PARAM_INT, "42", 0, 4294967295.0, "initialisation seed"},
+    {"history_half_life", NULL, PARAM_FLOAT, "5", 0, 1e9,
+     "at answer time, older history items fade: the weight halves for every this many "
+     "newer items past history_recent_items; 0 = off"},
+    {"history_recent_items", NULL, PARAM_INT, "5", 0, 1e9,
+     "the user's latest items that keep their full weight"},
     {"bptt", NULL, PARAM_INT, "32", 2, 1000, "accepted for compatibility; not used"},
-    {"recency_mask", NULL, PARAM_BOOL, "true", 0, 1, "accepted for compatibility; not used"},
+    {"recency_mask", NULL, PARAM_BOOL, "true", 0, 1, "false turns history_half_life off"},
     {"min_user_history_length_percentile", NULL, PARAM_FLOAT, "0", 0, 1,
      "accepted for compatibility; not used"},
     {"max_user_history_length_percentile", NULL, PARAM_FLOAT, "1", 0, 1,
@@ -66,16 +82,19 @@ static bool als_progress(void *ctx, uint32_t iteration, double loss)
     return pa->in->progress(pa->in->progress_ctx, iteration, pa->iterations, loss);
 }
 
-static bool use_ease(const struct params *p)
+/* The model to train on a catalog of 'nitems' items. */
+static bool use_ease(const struct params *p, uint32_t nitems)
 {
-    return strcmp(params_str(p, "model"), "ease") == 0;
+    const char *m = params_str(p, "model");
+    return strcmp(m, "ease") == 0 || (strcmp(m, "auto") == 0 && nitems <= UP_AUTO_EASE_MAX_ITEMS);
 }
 
 static enum rc check_model(const struct params *p, struct err *e)
 {
     const char *m = params_str(p, "model");
-    if (strcmp(m, "als") && strcmp(m, "ease"))
-        return err_set(e, RC_INVALID_INPUT, "hyperparameter model: '%s' is not als or ease", m);
+    if (strcmp(m, "auto") && strcmp(m, "als") && strcmp(m, "ease"))
+        return err_set(e, RC_INVALID_INPUT, "hyperparameter model: '%s' is not auto, als or ease",
+                       m);
     return RC_OK;
 }
 
@@ -98,7 +117,8 @@ static enum rc up_train(const struct train_input *in, struct modelfile_writer *w
 {
     enum rc rc0 = check_model(in->params, e);
     if (rc0) return rc0;
-    if (use_ease(in->params)) return ease_train_sections(in, w, e);
+    /* EASE has no state to refine: UPDATE trains it again on the current data. */
+    if (use_ease(in->params, in->data->ui->ncols)) return ease_train_sections(in, w, e);
     struct als_params ap;
     to_als_params(in->params, in->threads, &ap);
     if (in->previous) {
@@ -143,7 +163,10 @@ static enum rc up_load(const struct modelfile *mf, const struct params *p, void 
     size_t len;
     enum rc rc = check_model(p, e);
     if (rc) return rc;
-    if (use_ease(p)) {
+    /* model=auto: whichever model training chose, by the section it wrote. */
+    if (strcmp(params_str(p, "model"), "ease") == 0 ||
+        (strcmp(params_str(p, "model"), "auto") == 0 &&
+         modelfile_section(mf, "ease_B", sizeof(float), &data, &len, NULL) == RC_OK)) {
         if ((rc = modelfile_section(mf, "ease_B", sizeof(float), &data, &len, e))) return rc;
         uint32_t n = (uint32_t)sqrt((double)(len / sizeof(float)));
         if ((size_t)n * n * sizeof(float) != len)
@@ -190,6 +213,13 @@ static enum rc up_score_user(void *state, const uint32_t *items, const float *w,
     struct up_state *s = state;
     if (s->ease.B) {
         ease_score(&s->ease, items, w, n, scores);
+        /*
+         * B has a zero diagonal (an item may not predict itself), so an item
+         * the user had would be scored only by the others. Its own affinity
+         * counts too, so that seen items rank by what the user did with them.
+         */
+        for (size_t k = 0; k < n; k++)
+            if (items[k] < s->ease.nitems) scores[items[k]] += w[k];
         return RC_OK;
     }
     uint32_t f = s->m.factors;
@@ -208,7 +238,8 @@ static enum rc up_explain(void *state, const uint32_t *items, const float *w, si
     struct up_state *s = state;
     if (s->ease.B) {
         for (size_t k = 0; k < n; k++)
-            contrib[k] = items[k] < s->ease.nitems
+            contrib[k] = items[k] == target ? w[k] /* its own affinity, see up_score_user */
+                         : items[k] < s->ease.nitems
                              ? w[k] * s->ease.B[(size_t)items[k] * s->ease.nitems + target]
                              : 0;
         return RC_OK;

@@ -143,6 +143,7 @@ struct pass {
     VEC(uint32_t) cols;
     VEC(float) vals;
     VEC(uint32_t) types;
+    VEC(int64_t) ts;
     uint64_t total;
 };
 
@@ -183,6 +184,7 @@ static enum rc second_pass(void *ctx, const struct interaction_chunk *c, struct 
         VEC_PUSH(&p->cols, c->items[i]);
         VEC_PUSH(&p->vals, (float)b);
         VEC_PUSH(&p->types, c->event_types[i]);
+        VEC_PUSH(&p->ts, c->ts[i]);
     }
     return RC_OK;
 }
@@ -252,8 +254,14 @@ enum rc train_data_load(struct store *s, int64_t group_id, int64_t dataset_id,
     /* Diminishing returns for repeats: w_ui = log(1 + sum of event weights). */
     for (uint64_t k = 0; k < d.ui->nnz; k++)
         d.ui->values[k] = (float)log1p((double)d.ui->values[k]);
-    /* Which event types stand behind each (user, item) entry, for explanations. */
+    /*
+     * Which event types stand behind each (user, item) entry, for explanations,
+     * and when the user last interacted with the item, for recency at answer time.
+     */
     d.type_masks = xcalloc(d.ui->nnz ? d.ui->nnz : 1, sizeof(uint32_t));
+    d.last_seen = xcalloc(d.ui->nnz ? d.ui->nnz : 1, sizeof(int64_t));
+    for (uint64_t k = 0; k < d.ui->nnz; k++)
+        d.last_seen[k] = INT64_MIN;
     for (size_t k = 0; k < p.rows.n; k++) {
         uint64_t lo = d.ui->indptr[p.rows.v[k]], hi = d.ui->indptr[p.rows.v[k] + 1];
         while (lo < hi) {
@@ -264,6 +272,7 @@ enum rc train_data_load(struct store *s, int64_t group_id, int64_t dataset_id,
                 hi = mid;
         }
         d.type_masks[lo] |= event_type_bit(p.types.v[k]);
+        if (p.ts.v[k] > d.last_seen[lo]) d.last_seen[lo] = p.ts.v[k];
     }
     d.events_used = p.rows.n;
     d.events_total = p.total;
@@ -276,6 +285,7 @@ out:
     VEC_FREE(&p.cols);
     VEC_FREE(&p.vals);
     VEC_FREE(&p.types);
+    VEC_FREE(&p.ts);
     if (rc) {
         train_data_release(&d);
         return rc;
@@ -289,6 +299,7 @@ void train_data_release(struct train_data *d)
     if (!d) return;
     csr_free(d->ui);
     free(d->type_masks);
+    free(d->last_seen);
     event_weigher_release(&d->weigher);
     strmap_free(d->users);
     strmap_free(d->items);

@@ -84,6 +84,7 @@ struct train_data {
     int64_t last_chunk; /* the newest interaction chunk read (store_interactions_last_id) */
     struct event_weigher weigher;
     uint32_t *type_masks; /* per entry of ui: the event types behind it (event_type_bit), owned */
+    int64_t *last_seen;   /* per entry of ui: time of the user's latest event on the item, owned */
 };
 
 /* The bit of event type index t in a type mask (types past 30 share bit 30; no type is bit 31). */

@@ -206,7 +206,7 @@ check_eq "describe: the sims solution has its recipe ARN" "arn:aws:personalize::
 
 # Cancelling (Ctrl-C) ends the version CREATE FAILED; so does a killed trainer, once noticed.
 "$SAVOR" train --data-dir "$D" -g demo -r aws-user-personalization -s cancelled \
-    -p iterations=1000 -p factors=128 >"$TMP/c.out" 2>"$TMP/c.err" &
+    -p model=als -p iterations=1000 -p factors=128 >"$TMP/c.out" 2>"$TMP/c.err" &
 pid=$!
 sleep 0.5
 kill -INT "$pid"
@@ -214,7 +214,7 @@ wait "$pid"
 check_eq "SIGINT stops training with exit 1" 1 "$?"
 check_contains "and says it was cancelled" "training cancelled" "$TMP/c.err"
 "$SAVOR" train --data-dir "$D" -g demo -r aws-user-personalization -s killed \
-    -p iterations=1000 -p factors=128 >/dev/null 2>&1 &
+    -p model=als -p iterations=1000 -p factors=128 >/dev/null 2>&1 &
 pid=$!
 sleep 0.5
 kill -9 "$pid"
