@@ -58,6 +58,7 @@ struct config {
     struct params p;
     double m[MAX_SEEDS][METRIC_COUNT];
     double seconds[MAX_SEEDS];
+    uint32_t catalog[MAX_SEEDS];
     double mean[METRIC_COUNT], sd[METRIC_COUNT];
 };
 
@@ -206,8 +207,9 @@ static char *json_report(const char *group, const struct split_opts *o, const in
         struct config *c = &cs[i];
         json_t *per = json_array();
         for (size_t s = 0; s < nseeds; s++)
-            json_array_append_new(per, json_pack("{s:i,s:o,s:f}", "seed", (int)(s + 1), "metrics",
-                                                 eval_metrics_json(c->m[s]), "seconds",
+            json_array_append_new(per, json_pack("{s:i,s:o,s:i,s:f}", "seed", (int)(s + 1),
+                                                 "metrics", eval_metrics_json(c->m[s]),
+                                                 "catalogItems", (int)c->catalog[s], "seconds",
                                                  round(c->seconds[s] * 1000) / 1000));
         json_t *settings = json_object();
         for (size_t k = 0; k < c->nkv; k++)
@@ -420,6 +422,7 @@ int cmd_eval(int argc, char **argv)
             if (dump && fclose(dump) != 0) cli_die("%s: cannot write", dump_dir);
             memcpy(cs[i].m[sd], res.metrics, sizeof(res.metrics));
             cs[i].seconds[sd] = res.seconds;
+            cs[i].catalog[sd] = res.catalog;
             fprintf(stderr, "  %-30s NDCG@10 %.4f  P@10 %.4f  (%.1f s)\n", cs[i].label,
                     res.metrics[METRIC_NDCG_10], res.metrics[METRIC_PRECISION_10], res.seconds);
         }

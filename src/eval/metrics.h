@@ -11,7 +11,7 @@
  *   normalized_discounted_cumulative_gain_at_k
  *                   = DCG / IDCG, DCG = sum_{i<k} rel(i) / log2(i + 2),
  *                     IDCG = sum_{i < min(k, |targets|)} 1 / log2(i + 2)
- *   mean_reciprocal_rank_at_25 = 1 / (first i with rel(i)) + 1), 0 without a hit
+ *   mean_reciprocal_rank_at_25 = 1 / (i + 1) for the first i with rel(i), 0 without a hit
  *
  * Each is averaged over the test users. coverage is over all of them at once:
  * the number of distinct items in all the lists / the number of items the
