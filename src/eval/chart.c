@@ -10,7 +10,7 @@
 #define PANEL_W    420.0
 #define PANEL_H    300.0
 #define MARGIN_L   70.0
-#define MARGIN_T   70.0
+#define MARGIN_T   92.0
 #define GAP        60.0
 #define LEGEND_ROW 22.0
 
