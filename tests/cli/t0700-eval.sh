@@ -40,6 +40,14 @@ version off >"$TMP/v.json"
 check_eq "evaluation=off: no metrics, and a note saying so" "None not evaluated: evaluation=off" \
     "$("$PY" -c 'import json,sys; v=json.load(open(sys.argv[1])); print(v.get("metrics"), v.get("metricsNote"))' "$TMP/v.json")"
 
+# The final model trains on all the data either way: evaluation changes no answer.
+UP=$(version up | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["solutionVersionArn"])')
+OFF=$(version off | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["solutionVersionArn"])')
+"$SAVOR" recommend --data-dir "$D" -v "$UP" -u user-00042 -n 25 >"$TMP/r1" 2>&1
+"$SAVOR" recommend --data-dir "$D" -v "$OFF" -u user-00042 -n 25 >"$TMP/r2" 2>&1
+check_contains "the evaluated version recommends" '"itemId"' "$TMP/r1"
+check_eq "the same recommendations with evaluation on and off" "" "$(cmp "$TMP/r1" "$TMP/r2" 2>&1)"
+
 check "train with a time split" "$SAVOR" train --data-dir "$D" -g demo -r aws-popularity-count -s timed -p evaluationSplit=time
 version timed >"$TMP/v.json"
 check_eq "time split: recorded with its cutoff, metrics present" "time True True" \
