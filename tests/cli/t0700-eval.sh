@@ -63,6 +63,9 @@ printf 'USER_ID,ITEM_ID,EVENT_VALUE,TIMESTAMP\n1,1,10,1\n1,2,20,2\n1,2,20,3\n1,2
 check "import the brief's table" "$SAVOR" import --data-dir "$B" -g blog -t interactions "$TMP/blog.csv"
 check "train on one user" "$SAVOR" train --data-dir "$B" -g blog -r aws-user-personalization
 check_contains "too little data: the metrics say why they are missing" "metrics: not evaluated" "$TMP/err"
+check_fails "HPO on too little data: the validation split says why" "performHPO: validation split" \
+    "$SAVOR" train --data-dir "$B" -g blog -r aws-user-personalization -s blog-hpo -p performHPO=true \
+    --hpo-config '{"algorithmHyperParameterRanges":{"integerHyperParameterRanges":[{"name":"factors","minValue":2,"maxValue":8}]}}'
 
 # --- savor eval ------------------------------------------------------------------
 check "savor eval: two recipes, a config, two seeds" "$SAVOR" eval --data-dir "$D" -g demo \
