@@ -283,7 +283,7 @@ static void trial_values(const struct hpo_config *c, const struct recipe *r, str
         const struct hpo_range *h = &c->ranges[i];
         const struct param_spec *spec = find_spec(r, h->name);
         if (defaults && h->type == HPO_CATEGORICAL) {
-            for (size_t k = 0; k < h->nvalues; k++)
+            for (size_t k = 0; k < h->nvalues && !vals[i]; k++)
                 if (strcmp(h->values[k], spec->def) == 0) vals[i] = xstrdup(spec->def);
         } else if (defaults) {
             double d = strtod(spec->def, NULL);
