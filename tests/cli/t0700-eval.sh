@@ -123,6 +123,14 @@ for c in j["configurations"]:
             assert abs(py[k] - p["metrics"][n]) < 2e-6, (c["label"], k, py[k], p["metrics"][n])
 print("ok")' "$ROOT/bench" "$TMP/e.json" "$TMP/dump")"
 
+# Deterministic: the same metrics whatever the number of threads.
+check "eval on 1 thread" "$SAVOR" eval --data-dir "$D" -g demo -r aws-user-personalization --seeds 1 --threads 1 --json "$TMP/t1.json"
+check "eval on 2 threads" "$SAVOR" eval --data-dir "$D" -g demo -r aws-user-personalization --seeds 1 --threads 2 --json "$TMP/t2.json"
+check_eq "1 and 2 threads give the same metrics" same "$("$PY" -c '
+import json, sys
+a, b = (json.load(open(f))["configurations"][0]["mean"] for f in sys.argv[1:3])
+print("same" if a == b else "differ: %s %s" % (a, b))' "$TMP/t1.json" "$TMP/t2.json")"
+
 check "savor eval with a time split" "$SAVOR" eval --data-dir "$D" -g demo -r aws-popularity-count --seeds 1 --split time --json "$TMP/t.json"
 check_eq "time split: the cutoff is recorded" True "$("$PY" -c 'import json,sys; print("cutoff" in json.load(open(sys.argv[1]))["seeds"][0])' "$TMP/t.json")"
 check_fails "eval: unknown recipe" "recipe 'aws-nope' is unknown" "$SAVOR" eval --data-dir "$D" -g demo -r aws-nope
