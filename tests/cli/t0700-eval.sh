@@ -170,8 +170,16 @@ check_eq "no solution was created for it" "{}" "$(version badhpo)"
 check_fails "HPO: an inverted range" "inverted" \
     "$SAVOR" train --data-dir "$D" -g demo -r aws-user-personalization -p performHPO=true \
     --hpo-config '{"algorithmHyperParameterRanges":{"continuousHyperParameterRanges":[{"name":"alpha","minValue":9,"maxValue":2}]}}'
-check_fails "HPO without a configuration" "give hpoConfig" \
-    "$SAVOR" train --data-dir "$D" -g demo -r aws-user-personalization -p performHPO=true
+check "HPO without ranges: the recipe's default ranges" "$SAVOR" train --data-dir "$D" -g demo \
+    -r aws-user-personalization -s tuned-default -p performHPO=true \
+    --hpo-config '{"hpoResourceConfig": {"maxNumberOfTrainingJobs": "2"}}'
+check_eq "default ranges: 2 trials over factors, regularization and alpha" \
+    "2 alpha factors regularization" "$(version tuned-default | "$PY" -c '
+import json, sys
+v = json.load(sys.stdin)
+print(len(v["hpoTrials"]), " ".join(sorted(v["hpoTrials"][1]["algorithmHyperParameters"])))')"
+check_fails "HPO of a recipe without tunable hyperparameters" "has no default ranges" \
+    "$SAVOR" train --data-dir "$D" -g demo -r aws-popularity-count -p performHPO=true
 check_fails "a bad evaluationSplit" "evaluationSplit: 'weekly' is not users or time" \
     "$SAVOR" train --data-dir "$D" -g demo -r aws-user-personalization -p evaluationSplit=weekly
 
