@@ -20,6 +20,7 @@
 #include "common/base.h"
 #include "common/strmap.h"
 #include "models/csr.h"
+#include "models/params.h"
 #include "store/store.h"
 
 #define WEIGHTING_MAX_TYPES 64
@@ -85,6 +86,12 @@ struct train_data {
     struct event_weigher weigher;
     uint32_t *type_masks; /* per entry of ui: the event types behind it (event_type_bit), owned */
     int64_t *last_seen;   /* per entry of ui: time of the user's latest event on the item, owned */
+    /*
+     * Events left out (an evaluation split's held-out ones, eval/split.h):
+     * a bitset by position in scan order up to last_chunk, borrowed; NULL
+     * for none. Recipes that read the events themselves skip these too.
+     */
+    const uint64_t *skip;
 };
 
 /* The bit of event type index t in a type mask (types past 30 share bit 30; no type is bit 31). */
@@ -95,6 +102,35 @@ static inline uint32_t event_type_bit(uint32_t t)
 
 enum rc train_data_load(struct store *s, int64_t group_id, int64_t dataset_id,
                         const struct weighting *w, struct train_data *out, struct err *e);
+/*
+ * The same, from the chunks up to 'last_chunk' only (0: up to the newest),
+ * without the events whose position in scan order is set in 'skip' (may be
+ * NULL): the mean values and the recency reference come from the rest too,
+ * so nothing about the left-out events reaches training.
+ */
+enum rc train_data_load_except(struct store *s, int64_t group_id, int64_t dataset_id,
+                               const struct weighting *w, int64_t last_chunk, const uint64_t *skip,
+                               struct train_data *out, struct err *e);
 void train_data_release(struct train_data *d);
+
+/*
+ * Recency at answer time: what a user did last says most about what they
+ * want next. With 'newer' the number of items the user interacted with
+ * after a history item (items at the same time share it), the user's latest
+ * 'recent' items keep their weight and older ones fade:
+ *   w *= 0.5 ^ (max(0, newer - recent) / half_life)
+ * (kept above 0, so an item stays part of the history). The answering
+ * engine and offline evaluation both apply it to a history before scoring.
+ */
+struct answer_recency {
+    double recent;    /* history_recent_items */
+    double half_life; /* history_half_life; 0 = off */
+};
+
+/* From a recipe's parameters (history_half_life, history_recent_items, recency_mask); off when
+ * absent. */
+void answer_recency_from_params(const struct params *p, struct answer_recency *out);
+/* Decay the n weights 'w' of a history whose items were last seen at 'last'. */
+void answer_recency_apply(const struct answer_recency *r, const int64_t *last, float *w, size_t n);
 
 #endif
