@@ -405,14 +405,22 @@ struct train_progress {
     const volatile sig_atomic_t *cancel;
     double start;
     double last;
+    /* Iterations seen, and when the first and the latest ended (for secondsPerIteration). */
+    uint32_t iterations;
+    double first_end, last_end;
 };
 
 static bool draw_progress(void *ctx, uint32_t it, uint32_t total, double loss)
 {
     struct train_progress *tp = ctx;
     if (tp->cancel && *tp->cancel) return false;
-    if (!tp->out) return true;
     double now = clock_monotonic();
+    if (it >= 1) {
+        if (tp->iterations == 0) tp->first_end = now;
+        tp->iterations++;
+        tp->last_end = now;
+    }
+    if (!tp->out) return true;
     if (it < total && now - tp->last < 0.1) return true; /* 'it' iterations are done */
     tp->last = now;
     double el = now - tp->start;
@@ -620,6 +628,7 @@ enum rc engine_train(struct store *s, const struct train_request *r, char **vers
 
     /* Train outside any transaction: serving and imports go on meanwhile. */
     double t0 = clock_monotonic();
+    struct train_progress tp = {.out = NULL, .cancel = r->cancel, .start = t0};
     char *dir = xasprintf("%s/models/%s", store_dir(s), name);
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         rc = err_set(e, RC_IO, "%s: cannot create: %s", dir, strerror(errno));
@@ -708,7 +717,6 @@ enum rc engine_train(struct store *s, const struct train_request *r, char **vers
         free(weigher);
         meta = attrs_text(m);
         json_decref(m);
-        struct train_progress tp = {NULL, r->cancel, clock_monotonic(), 0};
         if (r->progress && isatty(fileno(r->progress))) tp.out = r->progress;
         rc = write_model(s, &group, dataset.id, recipe, &d, &p, r->threads, previous, meta, &ages,
                          &tp, path, e);
@@ -723,6 +731,10 @@ enum rc engine_train(struct store *s, const struct train_request *r, char **vers
         json_object_set_new(a, "trainingHours", json_real(seconds / 3600.0));
         json_object_set_new(a, "trainingSeconds", json_real(seconds));
         json_object_set_new(a, "interactionsUsed", json_integer((json_int_t)d.events_used));
+        /* Steady-state time per pass of iterative recipes (the first pass is left out). */
+        if (tp.iterations >= 2)
+            json_object_set_new(a, "secondsPerIteration",
+                                json_real((tp.last_end - tp.first_end) / (tp.iterations - 1)));
         if (eo.attrs) json_object_update(a, eo.attrs);
     }
     free(ver.attrs);
