@@ -30,6 +30,7 @@ int cmd_demo(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_recommend(int argc, char **argv);
 int cmd_rank(int argc, char **argv);
+int cmd_batch(int argc, char **argv);
 
 /* The process's argv as main() got it (for re-executing, see models/blas.h). */
 extern char **cli_argv;
