@@ -29,10 +29,11 @@
 #include <pthread.h>
 #include <time.h>
 
-#define KIND_EVENT_TRACKER     "event-tracker"
-#define TARGET_RECHECK_SECONDS 5.0 /* a cached tracker or dataset is re-read this often (deletes) \
-                                    */
-#define WRITER_IDLE_SECONDS 1.0    /* idle writer: look for chunks appended by imports */
+#define KIND_EVENT_TRACKER "event-tracker"
+#define TARGET_RECHECK_SECONDS                                                                 \
+    5.0                         /* a cached tracker or dataset is re-read this often (deletes) \
+                                 */
+#define WRITER_IDLE_SECONDS 1.0 /* idle writer: look for chunks appended by imports */
 #define EVENTS_MAX          10
 #define PROPERTIES_MAX      1024 /* EventPropertiesJSON */
 #define ITEM_PROPERTIES_MAX 24262
@@ -1039,6 +1040,8 @@ static void process(struct event_writer *w, struct submission *list)
                                            .event_values = c->values.v};
             model_cache_add_events(w->models, c->t->dataset_id, &ic, c->user_ids.v);
         }
+        /* Filters on metadata see new items and users once compiled again. */
+        if (w->models && nent) model_cache_metadata_changed(w->models);
     }
     for (size_t i = 0; i < nchunks; i++)
         pending_chunk_free(&chunks[i]);

@@ -10,6 +10,7 @@
 #include "api/runtime.h"
 #include "api/events.h"
 #include "common/log.h"
+#include "filter/filter.h"
 #include "server/model_cache.h"
 
 #include <sys/random.h>
@@ -220,6 +221,35 @@ static enum rc campaign_get(struct api_ctx *ctx, const char *arn, struct campaig
     return RC_OK;
 }
 
+/*
+ * The bound filter of a request (NULL when it has none): the filter must
+ * exist and belong to the campaign's dataset group.
+ */
+static enum rc filter_get(struct api_ctx *ctx, const struct campaign_model *cm,
+                          const char *filter_arn, const json_t *req, struct cached_filter **cf,
+                          struct filter_bound **fb, struct api_error *err)
+{
+    *cf = NULL;
+    *fb = NULL;
+    if (!filter_arn) return RC_OK;
+    struct err e;
+    enum rc rc = model_cache_filter_get(ctx->models, filter_arn, cf, &e);
+    if (rc == RC_NOT_FOUND) return api_fail(err, 404, "ResourceNotFoundException", "%s", e.msg);
+    if (rc) return api_fail(err, 400, "InvalidInputException", "%s", e.msg);
+    const char *group = campaign_model_group_arn(cm);
+    if (*group && strcmp(group, (*cf)->group_arn) != 0)
+        rc = api_fail(err, 400, "InvalidInputException",
+                      "filter %s belongs to dataset group %s, not to the campaign's (%s)",
+                      filter_arn, (*cf)->group_arn, group);
+    else if ((rc = filter_bind((*cf)->filter, json_object_get(req, "filterValues"), fb, &e)))
+        rc = api_fail(err, 400, "InvalidInputException", "filterValues: %s", e.msg);
+    if (rc) {
+        model_cache_filter_put(ctx->models, *cf);
+        *cf = NULL;
+    }
+    return rc;
+}
+
 static enum rc engine_error(enum rc rc, const struct err *e, struct api_error *err)
 {
     if (rc == RC_INVALID_INPUT) return api_fail(err, 400, "InvalidInputException", "%s", e->msg);
@@ -278,10 +308,13 @@ enum rc api_get_recommendations(struct api_ctx *ctx, const json_t *req, json_t *
     else if (r->kind != RECIPE_RELATED_ITEMS && !user)
         rc = bad(err, "userId is required: campaign %s recommends items for a user (%s)", campaign,
                  r->name);
-    else if (filter_arn)
-        rc = bad(err, "filterArn %s: filters are not evaluated by this build%s", filter_arn, "");
-    else if ((rc = model_recommend(cm->model, user, item, n, explain, &cm->exploration, &out, &e)))
+    struct cached_filter *cf = NULL;
+    struct filter_bound *fb = NULL;
+    if (!rc && !(rc = filter_get(ctx, cm, filter_arn, req, &cf, &fb, err)) &&
+        (rc = model_recommend(cm->model, user, item, n, explain, &cm->exploration, fb, &out, &e)))
         rc = engine_error(rc, &e, err);
+    filter_bound_free(fb);
+    model_cache_filter_put(ctx->models, cf);
     model_cache_put(ctx->models, cm);
     if (rc) return rc;
     json_object_set_new(out, "recommendationId", recommendation_id());
@@ -335,10 +368,13 @@ enum rc api_get_personalized_ranking(struct api_ctx *ctx, const json_t *req, jso
     json_t *out = NULL;
     if (!r->score_user)
         rc = bad(err, "campaign %s uses %s, which cannot rank items for a user", campaign, r->name);
-    else if (filter_arn)
-        rc = bad(err, "filterArn %s: filters are not evaluated by this build%s", filter_arn, "");
-    else if ((rc = model_rank(cm->model, user, items, nitems, explain, &out, &e)))
+    struct cached_filter *cf = NULL;
+    struct filter_bound *fb = NULL;
+    if (!rc && !(rc = filter_get(ctx, cm, filter_arn, req, &cf, &fb, err)) &&
+        (rc = model_rank(cm->model, user, items, nitems, explain, fb, &out, &e)))
         rc = engine_error(rc, &e, err);
+    filter_bound_free(fb);
+    model_cache_filter_put(ctx->models, cf);
     model_cache_put(ctx->models, cm);
     free(items);
     if (rc) return rc;

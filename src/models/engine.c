@@ -649,6 +649,22 @@ const struct recipe *model_recipe(const struct model *m)
     return m->recipe;
 }
 
+char *model_dataset_group(const struct model *m)
+{
+    const char *text;
+    if (modelfile_text(m->mf, "meta", &text, NULL, NULL)) return NULL;
+    json_t *meta = json_loads(text, 0, NULL);
+    const char *g = json_string_value(json_object_get(meta, "datasetGroup"));
+    char *out = g ? xstrdup(g) : NULL;
+    json_decref(meta);
+    return out;
+}
+
+uint32_t model_item_count(const struct model *m)
+{
+    return m->nitems;
+}
+
 void model_close(struct model *m)
 {
     if (!m) return;
@@ -1150,8 +1166,9 @@ static int explore_cmp(const void *a, const void *b)
  * list or the user's history. Returns how many it placed into 'out'.
  */
 static size_t explore(const struct model *m, const struct exploration *x, const struct history *h,
-                      const float *scores, const struct ranked *list, size_t len, size_t n,
-                      struct ranked *out, bool *is_exploration)
+                      const float *scores, const struct filter_verdict *allowed,
+                      const struct ranked *list, size_t len, size_t n, struct ranked *out,
+                      bool *is_exploration)
 {
     size_t slots = (size_t)floor((double)n * x->weight / 2.0 + 0.5);
     if (slots > n) slots = n;
@@ -1164,6 +1181,7 @@ static size_t explore(const struct model *m, const struct exploration *x, const 
     for (uint32_t j = 0; j < m->nitems && slots; j++) {
         if (m->item_created[j] == INT64_MIN || m->item_created[j] < since) continue;
         if (listed[j] || in_history(h, j)) continue;
+        if (allowed && !filter_allows(allowed, j)) continue;
         c[nc++] = (struct explore_cand){j, m->popularity[j], m->item_created[j]};
     }
     free(listed);
@@ -1187,9 +1205,41 @@ static size_t explore(const struct model *m, const struct exploration *x, const 
     return total;
 }
 
-enum rc model_recommend(struct model *m, const char *user_id, const char *item_id, size_t n,
-                        bool explain, const struct exploration *x, json_t **out, struct err *e)
+/* ---- Filters ---------------------------------------------------------------- */
+
+/*
+ * The items 'filter' allows for this request, into *v. Related items get
+ * the user's history here (it is not part of their scoring).
+ */
+static enum rc filter_request_apply(struct model *m, const struct filter_bound *filter,
+                                    const char *user_id, uint32_t current_item,
+                                    const struct history *h, struct filter_verdict *v,
+                                    struct err *e)
 {
+    struct history own = {0};
+    if (m->recipe->kind == RECIPE_RELATED_ITEMS && user_id) {
+        user_history(m, user_id, &own);
+        h = &own;
+    }
+    struct filter_request fr = {
+        .user_id = user_id,
+        .current_item = current_item,
+        .history_items = h->items,
+        .history_types = h->types,
+        .history_n = h->n,
+        .type_names = (const char *const *)m->weigher.names,
+        .ntypes = m->weigher.ntypes,
+    };
+    enum rc rc = filter_apply(filter, &fr, m->nitems, v, e);
+    history_release(&own);
+    return rc;
+}
+
+enum rc model_recommend(struct model *m, const char *user_id, const char *item_id, size_t n,
+                        bool explain, const struct exploration *x,
+                        const struct filter_bound *filter, json_t **out, struct err *e)
+{
+    uint32_t current_item = UINT32_MAX;
     const struct recipe *r = m->recipe;
     struct history h;
     user_history(m, r->kind == RECIPE_RELATED_ITEMS ? NULL : user_id, &h);
@@ -1220,6 +1270,7 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
             return rc;
         }
         if (it != UINT32_MAX) scores[it] = -INFINITY; /* never the item itself */
+        current_item = it;
     } else {
         if (!user_id) {
             free(scores);
@@ -1236,11 +1287,19 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
             return rc;
         }
     }
+    struct filter_verdict allowed = {0};
+    if (filter && (rc = filter_request_apply(m, filter, user_id, current_item, &h, &allowed, e))) {
+        history_release(&h);
+        free(scores);
+        return rc;
+    }
     struct ranked *heap = xcalloc(n ? n : 1, sizeof(*heap));
     size_t len = 0;
     for (uint32_t j = 0; j < m->nitems && n; j++) {
         /* Only items with interaction data are candidates (never an item no dataset has). */
         if (!is_candidate(m, j) || scores[j] == -INFINITY) continue;
+        /* Filtered here, not after: the list stays full when enough items pass. */
+        if (filter && !filter_allows(&allowed, j)) continue;
         struct ranked c = {j, scores[j], !isnan(scores[j])};
         heap_push(heap, &len, n, c, m->popularity);
     }
@@ -1250,7 +1309,7 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
     bool *explored = xcalloc(n ? n : 1, sizeof(bool));
     if (x && x->weight > 0 && r->kind == RECIPE_USER_PERSONALIZATION) {
         final = xcalloc(n ? n : 1, sizeof(*final));
-        len = explore(m, x, &h, scores, heap, len, n, final, explored);
+        len = explore(m, x, &h, scores, filter ? &allowed : NULL, heap, len, n, final, explored);
     }
     json_t *list = json_array();
     for (size_t k = 0; k < len; k++) {
@@ -1263,12 +1322,13 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
     free(heap);
     free(scores);
     history_release(&h);
+    filter_verdict_release(&allowed);
     *out = json_pack("{s:o}", "itemList", list);
     return RC_OK;
 }
 
 enum rc model_rank(struct model *m, const char *user_id, const char *const *items, size_t nitems,
-                   bool explain, json_t **out, struct err *e)
+                   bool explain, const struct filter_bound *filter, json_t **out, struct err *e)
 {
     const struct recipe *r = m->recipe;
     if (!r->score_user)
@@ -1280,6 +1340,8 @@ enum rc model_rank(struct model *m, const char *user_id, const char *const *item
     size_t hn = h.n;
     float *scores = xmallocarray(m->nitems ? m->nitems : 1, sizeof(float));
     enum rc rc = hn ? r->score_user(m->state, hist, hw, hn, scores, e) : RC_OK;
+    struct filter_verdict allowed = {0};
+    if (!rc && filter) rc = filter_request_apply(m, filter, user_id, UINT32_MAX, &h, &allowed, e);
     if (rc) {
         history_release(&h);
         free(scores);
@@ -1290,7 +1352,10 @@ enum rc model_rank(struct model *m, const char *user_id, const char *const *item
     json_t *unknown = json_array();
     for (size_t k = 0; k < nitems; k++) {
         uint32_t it;
-        if (strmap_get(m->items, items[k], strlen(items[k]), &it) && is_candidate(m, it)) {
+        bool found = strmap_get(m->items, items[k], strlen(items[k]), &it);
+        /* Filtered-out items leave the list, as in Personalize. */
+        if (filter && !filter_allows(&allowed, found ? it : UINT32_MAX)) continue;
+        if (found && is_candidate(m, it)) {
             /* A user without history: popularity order. */
             known[nk++] = (struct ranked){it, hn ? scores[it] : NAN, hn > 0};
         } else {
@@ -1310,6 +1375,7 @@ enum rc model_rank(struct model *m, const char *user_id, const char *const *item
     free(known);
     free(scores);
     history_release(&h);
+    filter_verdict_release(&allowed);
     *out = json_pack("{s:o}", "personalizedRanking", list);
     return RC_OK;
 }

@@ -16,6 +16,7 @@
 #define SAVOR_ENGINE_H
 
 #include "common/base.h"
+#include "filter/filter.h"
 #include "models/params.h"
 #include "models/recipe.h"
 #include "store/store.h"
@@ -74,6 +75,9 @@ struct model;
 enum rc model_open_version(struct store *s, const char *arn, struct model **out, struct err *e);
 void model_close(struct model *m);
 const struct recipe *model_recipe(const struct model *m);
+/* The name of the dataset group the model was trained on (caller frees), or NULL. */
+char *model_dataset_group(const struct model *m);
+uint32_t model_item_count(const struct model *m);
 
 /*
  * The INTERACTIONS dataset whose new events the model folds in (0 when it
@@ -113,14 +117,22 @@ struct exploration {
     double age_cutoff_days; /* explorationItemAgeCutOff */
 };
 
+/*
+ * 'filter' (may be NULL) is a bound filter (filter/filter.h): only the items
+ * it allows are candidates, during top-k selection, so the list is still
+ * complete when enough items pass. For related items, 'user_id' (may be
+ * NULL) serves the filter's interaction and CurrentUser conditions.
+ */
 enum rc model_recommend(struct model *m, const char *user_id, const char *item_id, size_t n,
-                        bool explain, const struct exploration *x, json_t **out, struct err *e);
+                        bool explain, const struct exploration *x,
+                        const struct filter_bound *filter, json_t **out, struct err *e);
 
 /*
  * GetPersonalizedRanking: 'items' reordered for 'user_id'; items the model
- * does not know go last, without a score.
+ * does not know go last, without a score. Items 'filter' (may be NULL)
+ * does not allow are left out, as Personalize does.
  */
 enum rc model_rank(struct model *m, const char *user_id, const char *const *items, size_t nitems,
-                   bool explain, json_t **out, struct err *e);
+                   bool explain, const struct filter_bound *filter, json_t **out, struct err *e);
 
 #endif

@@ -10,7 +10,9 @@
  */
 #include "common/base.h"
 #include "server/model_cache.h"
+#include "common/clock.h"
 #include "common/log.h"
+#include "filter/filter.h"
 
 #include <errno.h>
 #include <math.h>
@@ -23,7 +25,12 @@ struct model_cache {
     struct store *store;     /* the cache's own connection, under load_mu */
     struct campaign_model **v;
     size_t n, alloc;
+    struct cached_filter **f; /* under mu */
+    size_t nf, falloc;
+    uint64_t generation; /* of item and user metadata, under mu */
 };
+
+#define FILTER_RECHECK_SECONDS 5.0
 
 enum rc model_cache_new(const char *data_dir, struct model_cache **out, struct err *e)
 {
@@ -46,6 +53,7 @@ static void campaign_model_free(struct campaign_model *cm)
     model_close(cm->model);
     free(cm->campaign_arn);
     free(cm->version_arn);
+    free(cm->group_arn);
     free(cm);
 }
 
@@ -55,6 +63,13 @@ void model_cache_free(struct model_cache *c)
     for (size_t i = 0; i < c->n; i++)
         campaign_model_free(c->v[i]);
     free(c->v);
+    for (size_t i = 0; i < c->nf; i++) {
+        filter_free(c->f[i]->filter);
+        free(c->f[i]->arn);
+        free(c->f[i]->group_arn);
+        free(c->f[i]);
+    }
+    free(c->f);
     store_close(c->store);
     pthread_mutex_destroy(&c->mu);
     pthread_mutex_destroy(&c->feed_mu);
@@ -119,6 +134,16 @@ static enum rc load(struct model_cache *c, const char *arn, struct campaign_mode
     cm->exploration.age_cutoff_days =
         config_number(x, "explorationItemAgeCutOff", CAMPAIGN_DEFAULT_EXPLORATION_AGE, 0, 1e9);
     json_decref(a);
+    /* The campaign's dataset group: its solution's datasetGroupArn. */
+    struct resource sol = {0};
+    if (store_resource_get_id(c->store, r.parent_id, &sol, NULL) == RC_OK) {
+        json_t *sa = json_loads(sol.attrs, 0, NULL);
+        const char *g = json_string_value(json_object_get(sa, "datasetGroupArn"));
+        cm->group_arn = xstrdup(g ? g : "");
+        json_decref(sa);
+    }
+    resource_release(&sol);
+    if (!cm->group_arn) cm->group_arn = xstrdup("");
     resource_release(&r);
     if (!version) {
         campaign_model_free(cm);
@@ -280,6 +305,135 @@ void model_cache_catch_up(struct model_cache *c, struct store *s)
     }
     release_snapshot(c, v, n);
     pthread_mutex_unlock(&c->feed_mu);
+}
+
+const char *campaign_model_group_arn(const struct campaign_model *cm)
+{
+    return cm->group_arn;
+}
+
+/* ---- Filters ---------------------------------------------------------------- */
+
+static void filter_unref(struct cached_filter *cf)
+{
+    if (--cf->refs) return;
+    filter_free(cf->filter);
+    free(cf->arn);
+    free(cf->group_arn);
+    free(cf);
+}
+
+/* Drop filter i from the table (mu held). */
+static void filter_drop(struct model_cache *c, size_t i)
+{
+    filter_unref(c->f[i]);
+    c->f[i] = c->f[--c->nf];
+}
+
+/* Read and compile filter 'arn' (load_mu held). */
+static enum rc filter_load(struct model_cache *c, const char *arn, uint64_t generation,
+                           struct cached_filter **out, struct err *e)
+{
+    struct resource r = {0}, g = {0};
+    enum rc rc = store_resource_get(c->store, arn, &r, NULL);
+    if (rc || strcmp(r.kind, KIND_FILTER) != 0 || strstr(r.status, "FAILED") ||
+        strncmp(r.status, "DELETE", 6) == 0) {
+        resource_release(&r);
+        return err_set(e, RC_NOT_FOUND, "filter %s does not exist", arn);
+    }
+    json_t *a = json_loads(r.attrs, 0, NULL);
+    const char *text = json_string_value(json_object_get(a, "filterExpression"));
+    const char *group = json_string_value(json_object_get(a, "datasetGroupArn"));
+    struct filter_ast *ast = NULL;
+    struct filter *f = NULL;
+    if (!text || !group)
+        rc = err_set(e, RC_INVALID_INPUT, "filter %s has no expression or dataset group", arn);
+    else if (!(rc = store_resource_get(c->store, group, &g, e)) &&
+             !(rc = filter_parse(text, strlen(text), &ast, e)))
+        rc = filter_compile(c->store, &g, ast, &f, e);
+    if (!rc) {
+        struct cached_filter *cf = xcalloc(1, sizeof(*cf));
+        cf->arn = xstrdup(arn);
+        cf->group_arn = xstrdup(group);
+        cf->filter = f;
+        cf->generation = generation;
+        cf->checked = clock_monotonic();
+        *out = cf;
+    }
+    json_decref(a);
+    resource_release(&r);
+    resource_release(&g);
+    return rc;
+}
+
+/* A reference to the cached filter if it is current (mu held). */
+static struct cached_filter *filter_lookup(struct model_cache *c, const char *arn)
+{
+    for (size_t i = 0; i < c->nf; i++) {
+        struct cached_filter *cf = c->f[i];
+        if (strcmp(cf->arn, arn) != 0) continue;
+        if (cf->generation != c->generation ||
+            clock_monotonic() - cf->checked > FILTER_RECHECK_SECONDS)
+            return NULL;
+        cf->refs++;
+        return cf;
+    }
+    return NULL;
+}
+
+enum rc model_cache_filter_get(struct model_cache *c, const char *filter_arn,
+                               struct cached_filter **out, struct err *e)
+{
+    pthread_mutex_lock(&c->mu);
+    struct cached_filter *cf = filter_lookup(c, filter_arn);
+    pthread_mutex_unlock(&c->mu);
+    if (cf) {
+        *out = cf;
+        return RC_OK;
+    }
+    pthread_mutex_lock(&c->load_mu);
+    pthread_mutex_lock(&c->mu);
+    cf = filter_lookup(c, filter_arn);
+    uint64_t generation = c->generation;
+    pthread_mutex_unlock(&c->mu);
+    enum rc rc = RC_OK;
+    if (!cf) {
+        rc = filter_load(c, filter_arn, generation, &cf, e);
+        pthread_mutex_lock(&c->mu);
+        for (size_t i = 0; i < c->nf; i++)
+            if (strcmp(c->f[i]->arn, filter_arn) == 0) {
+                filter_drop(c, i);
+                break;
+            }
+        if (!rc) {
+            if (c->nf == c->falloc) {
+                c->falloc = c->falloc ? c->falloc * 2 : 8;
+                c->f = xreallocarray(c->f, c->falloc, sizeof(*c->f));
+            }
+            cf->refs = 2; /* the table's and the caller's */
+            c->f[c->nf++] = cf;
+        }
+        pthread_mutex_unlock(&c->mu);
+    }
+    pthread_mutex_unlock(&c->load_mu);
+    if (rc) return rc;
+    *out = cf;
+    return RC_OK;
+}
+
+void model_cache_filter_put(struct model_cache *c, struct cached_filter *cf)
+{
+    if (!cf) return;
+    pthread_mutex_lock(&c->mu);
+    filter_unref(cf);
+    pthread_mutex_unlock(&c->mu);
+}
+
+void model_cache_metadata_changed(struct model_cache *c)
+{
+    pthread_mutex_lock(&c->mu);
+    c->generation++;
+    pthread_mutex_unlock(&c->mu);
 }
 
 size_t model_cache_count(struct model_cache *c)

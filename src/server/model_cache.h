@@ -33,6 +33,7 @@ struct campaign_model {
     char *version_arn;
     struct model *model;
     struct exploration exploration; /* the campaign's itemExplorationConfig */
+    char *group_arn;                /* the dataset group of its solution */
     int refs;                       /* guarded by the cache */
 };
 
@@ -69,6 +70,30 @@ void model_cache_add_events(struct model_cache *c, int64_t dataset_id,
 
 /* Fold chunks appended by others (imports) into every loaded model, through 's'. */
 void model_cache_catch_up(struct model_cache *c, struct store *s);
+
+/*
+ * A compiled filter (filter/filter.h) by its ARN, shared by requests: compiled
+ * on first use, compiled again after item or user metadata changed
+ * (model_cache_metadata_changed), and checked to still exist every few
+ * seconds. RC_NOT_FOUND for a filter that does not exist. Release with
+ * model_cache_filter_put().
+ */
+struct cached_filter {
+    char *arn;
+    char *group_arn; /* the dataset group it filters */
+    struct filter *filter;
+    uint64_t generation; /* metadata generation it was compiled at */
+    double checked;      /* monotonic time it was last seen in the store */
+    int refs;
+};
+enum rc model_cache_filter_get(struct model_cache *c, const char *filter_arn,
+                               struct cached_filter **out, struct err *e);
+void model_cache_filter_put(struct model_cache *c, struct cached_filter *cf);
+/* Item or user metadata changed (PutItems, PutUsers): filters compile again. */
+void model_cache_metadata_changed(struct model_cache *c);
+
+/* The dataset group ARN of a loaded campaign's model (borrowed; "" when unknown). */
+const char *campaign_model_group_arn(const struct campaign_model *cm);
 
 /* Number of models loaded (for /metrics). */
 size_t model_cache_count(struct model_cache *c);
