@@ -42,6 +42,18 @@ static const char usage[] =
     "      --shutdown-grace SEC   on SIGTERM, wait this long for requests in flight\n"
     "                             (default 10)\n" CLI_COMMON_HELP;
 
+static int signal_pipe[2] = {-1, -1};
+
+static void on_stop_signal(int sig)
+{
+    unsigned char b = (unsigned char)sig;
+    int saved = errno;
+    if (write(signal_pipe[1], &b, 1) < 0) {
+        /* Nothing to do: a full pipe already holds a stop request. */
+    }
+    errno = saved;
+}
+
 /* Realpath of 'dir' (must exist and be a directory) or die naming 'what'. */
 static char *resolve_dir(const char *what, const char *dir)
 {
@@ -86,14 +98,17 @@ int cli_serve(struct serve_config *cfg)
                 "configure SigV4 keys first, or listen on 127.0.0.1");
 
     /*
-     * Signals: blocked here, before the server's threads exist, so that they
-     * inherit the mask and only sigwait() below sees SIGTERM/SIGINT.
+     * Signals: a handler that writes the signal's number to a pipe, which the
+     * main thread waits on. (Blocking them and calling sigwait() is not
+     * enough: OpenBLAS starts its threads before main(), with the signals
+     * unblocked, and one of them would take the default action.)
      */
-    sigset_t stop_signals;
-    sigemptyset(&stop_signals);
-    sigaddset(&stop_signals, SIGTERM);
-    sigaddset(&stop_signals, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    if (pipe(signal_pipe) != 0) cli_die("pipe: %s", strerror(errno));
+    struct sigaction sa = {0};
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     struct server *srv;
@@ -105,8 +120,8 @@ int cli_serve(struct serve_config *cfg)
     printf("savor: serving on http://%s\n", server_address(srv));
     fflush(stdout);
 
-    int sig = 0;
-    while (sigwait(&stop_signals, &sig) != 0) {
+    unsigned char sig = 0;
+    while (read(signal_pipe[0], &sig, 1) != 1 && errno == EINTR) {
     }
     log_info("serve", "%s: stopping (grace %.0f s for requests in flight)",
              sig == SIGTERM ? "SIGTERM" : "SIGINT", cfg->grace_s);
@@ -122,6 +137,8 @@ int cli_serve(struct serve_config *cfg)
         free(ctx.allowed_paths[i]);
     free(ctx.allowed_paths);
     free(data_dir);
+    close(signal_pipe[0]);
+    close(signal_pipe[1]);
     log_info("serve", "stopped");
     return 0;
 }

@@ -14,6 +14,7 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "server/metrics.h"
 #include "server/route.h"
 
@@ -24,6 +25,7 @@
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,7 +48,9 @@ struct request {
     struct buf body;
     int status;           /* 0 until an answer is queued */
     const char *err_type; /* static; NULL on success */
-    bool too_large;       /* body went past the cap: discarded, 413 at the end */
+    bool refused;         /* 'refusal' is sent once the body is read (and dropped) */
+    size_t discarded;     /* bytes of body dropped */
+    struct api_error refusal;
     char id[REQUEST_ID_LEN + 1];
 };
 
@@ -95,7 +99,14 @@ static enum MHD_Result answer(struct server *s, struct MHD_Connection *c, struct
 static enum MHD_Result answer_error(struct server *s, struct MHD_Connection *c, struct request *r,
                                     const struct api_error *err)
 {
-    json_t *j = json_pack("{s:s, s:s}", "__type", err->type, "message", err->message);
+    /* Messages may quote request bytes; JSON needs them to be UTF-8. */
+    char msg[sizeof(err->message)];
+    size_t len = strnlen(err->message, sizeof(err->message) - 1);
+    memcpy(msg, err->message, len);
+    msg[len] = '\0';
+    for (size_t at; (at = utf8_invalid_at(msg, len)) < len;)
+        msg[at] = '?';
+    json_t *j = json_pack("{s:s, s:s}", "__type", err->type, "message", msg);
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (!text) text = xstrdup("{\"__type\":\"InternalFailure\",\"message\":\"out of memory\"}");
@@ -184,6 +195,42 @@ static enum MHD_Result answer_metrics(struct server *s, struct MHD_Connection *c
 
 static const char healthz_body[] = "{\"status\":\"ok\"}";
 
+/*
+ * How much of a refused request's body is read and dropped before the
+ * connection is closed instead. Reading it lets the client, which may still
+ * be sending, get the error: closing with unread data makes the kernel reset
+ * the connection, and the client loses the answer.
+ */
+#define DISCARD_MAX (16u << 20)
+
+/*
+ * Refuse the request with 'err'. At once when no body follows (or the client
+ * waits for "100 Continue", which it then never gets); otherwise after its
+ * body has been read and dropped.
+ */
+static enum MHD_Result refuse(struct server *s, struct MHD_Connection *c, struct request *r,
+                              const struct api_error *err)
+{
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding");
+    const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Expect");
+    bool body_follows = (cl && strcmp(cl, "0") != 0) || te;
+    if (!body_follows || (expect && strcasecmp(expect, "100-continue") == 0))
+        return answer_error(s, c, r, err);
+    r->refused = true;
+    r->refusal = *err;
+    buf_release(&r->body);
+    return MHD_YES;
+}
+
+static void set_too_large(struct server *s, struct api_error *err)
+{
+    err->status = 413;
+    err->type = "RequestEntityTooLargeException";
+    snprintf(err->message, sizeof(err->message), "request body is over the limit of %zu bytes",
+             s->opts.limits.max_body);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -203,23 +250,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
         struct api_error err = {0};
         const char *target = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Amz-Target");
-        if (route_find(method, url, target, &r->route, &err)) return answer_error(s, c, r, &err);
+        if (route_find(method, url, target, &r->route, &err)) return refuse(s, c, r, &err);
         if (r->route.kind == ROUTE_HEALTHZ)
             return answer_text(s, c, r, healthz_body, sizeof(healthz_body) - 1, "application/json");
         if (r->route.kind == ROUTE_METRICS) return answer_metrics(s, c, r);
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-        if (cl) {
-            char *end;
-            errno = 0;
-            unsigned long long n = strtoull(cl, &end, 10);
-            if (errno || end == cl || n > s->opts.limits.max_body) {
-                snprintf(err.message, sizeof(err.message),
-                         "request body of %s bytes is over the limit of %zu bytes", cl,
-                         s->opts.limits.max_body);
-                err.status = 413;
-                err.type = "RequestEntityTooLargeException";
-                return answer_error(s, c, r, &err);
-            }
+        if (cl && strtoull(cl, NULL, 10) > s->opts.limits.max_body) {
+            set_too_large(s, &err);
+            return refuse(s, c, r, &err);
         }
         return MHD_YES;
     }
@@ -233,20 +271,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                      r->route.name, s->opts.limits.max_request_s);
             return MHD_NO;
         }
-        if (!r->too_large && buf_add(&r->body, upload_data, n)) {
-            r->too_large = true; /* keep reading (and dropping) so the 413 can be sent */
-            buf_release(&r->body);
+        if (r->refused) {
+            r->discarded += n;
+            return r->discarded > DISCARD_MAX + s->opts.limits.max_body ? MHD_NO : MHD_YES;
+        }
+        if (buf_add(&r->body, upload_data, n)) {
+            /* Over the cap (the body came without a Content-Length, or lied about it). */
+            struct api_error err;
+            set_too_large(s, &err);
+            r->discarded = r->body.len + n;
+            return refuse(s, c, r, &err);
         }
         return MHD_YES;
     }
 
     if (r->status) return MHD_YES;
-    if (r->too_large) {
-        struct api_error err = {.status = 413, .type = "RequestEntityTooLargeException"};
-        snprintf(err.message, sizeof(err.message), "request body is over the limit of %zu bytes",
-                 s->opts.limits.max_body);
-        return answer_error(s, c, r, &err);
-    }
+    if (r->refused) return answer_error(s, c, r, &r->refusal);
     return run_operation(s, c, r, method, url);
 }
 
