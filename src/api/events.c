@@ -567,7 +567,10 @@ static enum rc submission_result(struct submission *s, struct api_error *err)
 
 /* ---- PutEvents -------------------------------------------------------------- */
 
-/* Check one event and fill its row. 'where' is "eventList[i]." */
+/*
+ * Check one event and fill its row. 'where' is "eventList[i].". With t NULL,
+ * only the checks that need no schema (and no row).
+ */
 static enum rc check_event(const struct target *t, const json_t *ev, const char *user_id,
                            const char *where, struct ev_row *row, struct api_error *err)
 {
@@ -633,7 +636,9 @@ static enum rc check_event(const struct target *t, const json_t *ev, const char 
         }
     }
     json_t *props = NULL;
-    if ((rc = get_properties(ev, where, PROPERTIES_MAX, &props, err))) {
+    if ((rc = get_properties(ev, where, PROPERTIES_MAX, &props, err)) || !t) {
+        /* Without a target: the checks that need no schema, before the lookup. */
+        json_decref(props);
         buf_release(&impression);
         return rc;
     }
@@ -707,12 +712,18 @@ enum rc api_put_events(struct api_ctx *ctx, const json_t *req, json_t **resp, st
         return rc;
     const json_t *list = get_list(req, "eventList", EVENTS_MAX, err);
     if (!list) return RC_INVALID_INPUT;
+    size_t i;
+    const json_t *ev;
+    json_array_foreach(list, i, ev)
+    {
+        char where[48];
+        snprintf(where, sizeof(where), "eventList[%zu].", i);
+        if ((rc = check_event(NULL, ev, NULL, where, NULL, err))) return rc;
+    }
     const struct target *t;
     if ((rc = target_get(ctx, tracking, true, &t, err))) return rc;
     struct submission s = {.t = t};
     s.ev = xcalloc(json_array_size(list), sizeof(*s.ev));
-    size_t i;
-    const json_t *ev;
     json_array_foreach(list, i, ev)
     {
         char where[48];
