@@ -19,8 +19,8 @@
 
 /* An AWS error: body {"__type": type, "message": message}, header X-Amzn-ErrorType. */
 struct api_error {
-    int status;       /* HTTP status: 400 control plane; 404/409 runtime as botocore expects */
-    const char *type; /* "InvalidInputException", "ResourceNotFoundException", ... (static) */
+    int status;        /* HTTP status: 400 control plane; 404/409 runtime as botocore expects */
+    const char *type;  /* "InvalidInputException", "ResourceNotFoundException", ... (static) */
     char message[512];
 };
 
@@ -33,7 +33,7 @@ struct model_cache; /* campaign -> loaded model (server/model_cache.h) */
 
 /* What every handler can reach. One per server, shared by all threads. */
 struct api_ctx {
-    struct store *store; /* the shared connection: hold store_mu while using it */
+    struct store *store;     /* the shared connection: hold store_mu while using it */
     pthread_mutex_t store_mu;
     const char *data_dir;
     /* Directories dataLocation / batch input and output paths must lie in (realpath'd). */
