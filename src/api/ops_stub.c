@@ -5,6 +5,23 @@
  */
 #include "common/base.h"
 #include "api/api.h"
+#include "api/events.h"
+#include "api/runtime.h"
+
+#include <stdarg.h>
+
+enum rc api_fail(struct api_error *err, int status, const char *type, const char *fmt, ...)
+{
+    err->status = status;
+    err->type = type;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    va_end(ap);
+    if (status == 404) return RC_NOT_FOUND;
+    if (status == 409) return RC_IN_USE;
+    return status >= 500 ? RC_INTERNAL : RC_INVALID_INPUT;
+}
 
 static enum rc echo(struct api_ctx *ctx, const json_t *req, json_t **resp, struct api_error *err)
 {
@@ -24,8 +41,11 @@ static enum rc echo(struct api_ctx *ctx, const json_t *req, json_t **resp, struc
 
 static const struct api_op ops[] = {
     {"ListRecipes", API_CONTROL, echo},
-    {"GetRecommendations", API_RUNTIME, echo},
-    {"PutEvents", API_EVENTS, echo},
+    {"GetRecommendations", API_RUNTIME, api_get_recommendations},
+    {"GetPersonalizedRanking", API_RUNTIME, api_get_personalized_ranking},
+    {"PutEvents", API_EVENTS, api_put_events},
+    {"PutItems", API_EVENTS, api_put_items},
+    {"PutUsers", API_EVENTS, api_put_users},
 };
 
 const struct api_op *api_find(const char *name)
