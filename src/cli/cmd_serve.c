@@ -10,6 +10,7 @@
 #include "common/base.h"
 #include "cli/cli.h"
 #include "common/log.h"
+#include "api/jobs.h"
 #include "api/runtime.h"
 #include "models/blas.h"
 #include "server/http.h"
@@ -116,6 +117,8 @@ int cli_serve(struct serve_config *cfg)
     struct err e = ERR_INIT;
     /* The runtime: campaign models (loaded now) and the durable event writer. */
     if (runtime_start(&ctx, &e)) cli_die("%s", e.msg);
+    /* Background jobs: recovers what a previous process left pending or in progress. */
+    if (jobs_start(&ctx, &e)) cli_die("%s", e.msg);
     if (server_start(&ctx, &cfg->server, &srv, &e)) cli_die("%s", e.msg);
     log_info("serve", "listening on http://%s threads=%u data_dir=%s", server_address(srv),
              cfg->server.threads, data_dir);
@@ -130,10 +133,12 @@ int cli_serve(struct serve_config *cfg)
              sig == SIGTERM ? "SIGTERM" : "SIGINT", cfg->grace_s);
     unsigned left = server_stop(srv, cfg->grace_s);
     if (left) log_warn("serve", "%u requests were still in flight and were cut off", left);
+    /* Running trainings go back to CREATE PENDING and resume on the next start. */
+    jobs_stop(ctx.jobs);
+    ctx.jobs = NULL;
     /* Queued events are written and answered before the writer stops. */
     runtime_stop(&ctx);
 
-    /* JOBS integration point: stop background jobs (branch `control`) here, before the store. */
     pthread_mutex_lock(&ctx.store_mu);
     store_close(ctx.store);
     pthread_mutex_unlock(&ctx.store_mu);
