@@ -19,8 +19,8 @@
 
 /* An AWS error: body {"__type": type, "message": message}, header X-Amzn-ErrorType. */
 struct api_error {
-    int status;        /* HTTP status: 400 control plane; 404/409 runtime as botocore expects */
-    const char *type;  /* "InvalidInputException", "ResourceNotFoundException", ... (static) */
+    int status;       /* HTTP status: 400 control plane; 404/409 runtime as botocore expects */
+    const char *type; /* "InvalidInputException", "ResourceNotFoundException", ... (static) */
     char message[512];
 };
 
@@ -28,12 +28,13 @@ struct api_error {
 enum rc api_fail(struct api_error *err, int status, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-struct jobs;        /* background imports, trainings and batch jobs (api/jobs.h) */
-struct model_cache; /* campaign -> loaded model (server/model_cache.h) */
+struct jobs;         /* background imports, trainings and batch jobs (api/jobs.h) */
+struct model_cache;  /* campaign -> loaded model (server/model_cache.h) */
+struct event_writer; /* the durable PutEvents/PutItems/PutUsers writer (api/events.h) */
 
 /* What every handler can reach. One per server, shared by all threads. */
 struct api_ctx {
-    struct store *store;     /* the shared connection: hold store_mu while using it */
+    struct store *store; /* the shared connection: hold store_mu while using it */
     pthread_mutex_t store_mu;
     const char *data_dir;
     /* Directories dataLocation / batch input and output paths must lie in (realpath'd). */
@@ -41,6 +42,7 @@ struct api_ctx {
     size_t nallowed;
     struct jobs *jobs;
     struct model_cache *models;
+    struct event_writer *events; /* runtime_start() sets models, events, campaign_changed */
     /*
      * Called (with store_mu NOT held) after a campaign is created, updated
      * or deleted, so the server can load or swap its model. May be NULL.
