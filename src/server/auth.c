@@ -417,7 +417,7 @@ enum rc auth_check_listen(const struct auth_keys *keys, const char *listen_addr,
     if (auth_keys_count(keys) > 0 || auth_listen_is_loopback(listen_addr)) return RC_OK;
     return err_set(
         e, RC_INVALID_INPUT,
-        "refusing to listen on %s without access keys: anyone who can reach it could call the API. Configure keys (--credentials FILE, DATA_DIR/" AUTH_DATA_DIR_FILE
+        "refusing to listen on %s, a non-loopback address, without access keys: anyone who can reach it could call the API. Configure keys (--credentials FILE, DATA_DIR/" AUTH_DATA_DIR_FILE
         ", or " AUTH_ENV_ACCESS_KEY " and " AUTH_ENV_SECRET_KEY
         ") or listen on a loopback address such as 127.0.0.1",
         listen_addr);

@@ -285,7 +285,8 @@ static void listen_rule(void **state)
         if (auth_listen_is_loopback(open[i])) fail_msg("'%s' taken for loopback", open[i]);
         assert_int_equal(auth_check_listen(some, open[i], &e), RC_OK);
         assert_int_equal(auth_check_listen(none, open[i], &e), RC_INVALID_INPUT);
-        char *want = xasprintf("refusing to listen on %s without access keys", open[i]);
+        char *want = xasprintf(
+            "refusing to listen on %s, a non-loopback address, without access keys", open[i]);
         assert_non_null(strstr(e.msg, want));
         assert_non_null(strstr(e.msg, "--credentials FILE"));
         assert_non_null(strstr(e.msg, "SAVOR_ACCESS_KEY_ID"));
