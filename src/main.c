@@ -12,6 +12,7 @@
 #include <malloc.h>
 
 static const struct command commands[] = {
+    {"serve", cmd_serve, "serve the Amazon Personalize API (control, runtime, events) over HTTP"},
     {"import", cmd_import, "import a CSV file into a dataset (creates the dataset group)"},
     {"describe", cmd_describe,
      "show dataset groups, datasets, import jobs, solutions and versions (JSON)"},

@@ -148,10 +148,10 @@ static json_t *answer(struct model *m, const json_t *in, size_t n, const struct 
             items[i] = json_string_value(json_array_get(list, i));
             if (!items[i]) items[i] = "";
         }
-        rc = model_rank(m, user, items, k, false, &res, &e);
+        rc = model_rank(m, user, items, k, false, NULL, &res, &e);
         free(items);
     } else if (user || item) {
-        rc = model_recommend(m, user, user ? NULL : item, n, false, x, &res, &e);
+        rc = model_recommend(m, user, user ? NULL : item, n, false, x, NULL, &res, &e);
     } else {
         snprintf(error, error_len, "each line needs userId or itemId");
         return NULL;

@@ -11,6 +11,8 @@
 #include "common/base.h"
 #include "api/api.h"
 #include "api/control.h"
+#include "api/events.h"
+#include "api/runtime.h"
 
 #include <stdarg.h>
 
@@ -45,7 +47,12 @@ static enum rc unsupported(struct api_ctx *ctx, const json_t *req, json_t **resp
 
 static const struct api_op ops[] = {
     CONTROL_OPS(CONTROL_ENTRY)
-    /* Runtime and events: added with the runtime module (src/api/runtime.h). */
+    /* Runtime and events (src/api/runtime.h, src/api/events.h). */
+    {"GetRecommendations", API_RUNTIME, api_get_recommendations},
+    {"GetPersonalizedRanking", API_RUNTIME, api_get_personalized_ranking},
+    {"PutEvents", API_EVENTS, api_put_events},
+    {"PutItems", API_EVENTS, api_put_items},
+    {"PutUsers", API_EVENTS, api_put_users},
 
     /* Personalize operations savor does not offer. */
     {"CreateBatchSegmentJob", API_CONTROL, unsupported},

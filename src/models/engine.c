@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -614,12 +615,40 @@ out:
 
 /* ---- Answering ------------------------------------------------------------ */
 
+/*
+ * Events recorded after training, by user, in memory: loaded once from the
+ * store when the model is opened, then fed as new events are committed
+ * (model_add_events, model_catch_up), so a request never reads the store.
+ * Each entry is already weighed (b_e of weighting.h), on an item the model
+ * knows. Guarded by 'lock': requests read, feeds write.
+ */
+struct recent_entry {
+    uint32_t item;
+    uint32_t types; /* event_type_bit */
+    double b;
+};
+
+struct recent_user {
+    struct recent_entry *v;
+    uint32_t n, alloc;
+};
+
+struct recent {
+    pthread_rwlock_t lock;
+    struct strmap *ids; /* user ID -> index in users */
+    VEC(struct recent_user) users;
+    int64_t upto;    /* the newest interaction chunk folded in */
+    uint64_t events; /* entries held */
+};
+
 struct model {
     struct modelfile *mf;
-    /* Where events recorded after training are read from (NULL: the training history only). */
-    struct store *store;
+    /* The dataset whose later events the model folds in; 0: the training history only. */
     int64_t dataset_id;
+    int64_t group_id;
+    int64_t generation; /* the dataset's FULL-import generation the model was trained on */
     int64_t last_chunk;
+    struct recent recent;
     struct event_weigher weigher;
     const struct recipe *recipe;
     struct params params;
@@ -634,12 +663,27 @@ struct model {
     const int64_t *item_created; /* age reference per item (see item_ages) */
     const uint8_t *candidates;   /* the recipe's own candidate set, or NULL (see recipe.h) */
     int64_t newest;
-    float *scores; /* nitems work buffer */
 };
 
 const struct recipe *model_recipe(const struct model *m)
 {
     return m->recipe;
+}
+
+char *model_dataset_group(const struct model *m)
+{
+    const char *text;
+    if (modelfile_text(m->mf, "meta", &text, NULL, NULL)) return NULL;
+    json_t *meta = json_loads(text, 0, NULL);
+    const char *g = json_string_value(json_object_get(meta, "datasetGroup"));
+    char *out = g ? xstrdup(g) : NULL;
+    json_decref(meta);
+    return out;
+}
+
+uint32_t model_item_count(const struct model *m)
+{
+    return m->nitems;
 }
 
 void model_close(struct model *m)
@@ -650,7 +694,12 @@ void model_close(struct model *m)
     event_weigher_release(&m->weigher);
     strmap_free(m->users);
     strmap_free(m->items);
-    free(m->scores);
+    struct recent_user *ru;
+    VEC_FOREACH (&m->recent.users, ru)
+        free(ru->v);
+    VEC_FREE(&m->recent.users);
+    strmap_free(m->recent.ids);
+    pthread_rwlock_destroy(&m->recent.lock);
     modelfile_close(m->mf);
     free(m);
 }
@@ -687,6 +736,8 @@ static enum rc model_params(struct model *m, struct err *e)
 static enum rc model_load(const char *path, struct model **out, struct err *e)
 {
     struct model *m = xcalloc(1, sizeof(*m));
+    pthread_rwlock_init(&m->recent.lock, NULL);
+    m->recent.ids = strmap_new();
     const void *a, *b, *c, *d, *ic, *ht;
     size_t la, lb, lc, ld, lic, lht;
     enum rc rc = modelfile_open(path, &m->mf, e);
@@ -746,7 +797,6 @@ static enum rc model_load(const char *path, struct model **out, struct err *e)
         m->candidates = cand;
     }
     if ((rc = m->recipe->load(m->mf, &m->params, &m->state, e))) goto fail;
-    m->scores = xcalloc(m->nitems ? m->nitems : 1, sizeof(float));
     *out = m;
     return RC_OK;
 fail:
@@ -793,12 +843,18 @@ enum rc model_open_version(struct store *s, const char *arn, struct model **out,
         dataset_find(s, &g, DATASET_INTERACTIONS, &d, NULL) == RC_OK &&
         json_integer_value(json_object_get(meta, "datasetGeneration")) == dataset_generation(&d)) {
         /* Not after a FULL re-import: its rows replace, they are not new events. */
-        m->store = s;
         m->dataset_id = d.id;
+        m->group_id = g.id;
+        m->generation = dataset_generation(&d);
+        m->recent.upto = m->last_chunk;
     }
     json_decref(meta);
     resource_release(&g);
     resource_release(&d);
+    if (m->dataset_id && (rc = model_catch_up(m, s, e))) {
+        model_close(m);
+        return rc;
+    }
     *out = m;
     return RC_OK;
 }
@@ -876,30 +932,103 @@ static void history_release(struct history *h)
     memset(h, 0, sizeof(*h));
 }
 
-struct recent {
-    uint32_t user;
-    uint32_t nitems;
-    const struct event_weigher *weigher;
-    VEC(uint32_t) items;
-    VEC(double) b;
-    VEC(uint32_t) types;
+/* ---- Events after training ------------------------------------------------ */
+
+/* Fold one event of user 'uid' into the index (write lock held). */
+static void recent_add(struct model *m, const char *uid, size_t len, uint32_t item, uint32_t type,
+                       float value, int64_t ts)
+{
+    if (item >= m->nitems) return; /* an item the model does not know: needs a retraining */
+    double b = event_weigher_weight(&m->weigher, type, value, ts);
+    if (!(b > 0)) return;
+    struct recent *r = &m->recent;
+    bool added;
+    uint32_t slot = strmap_intern(r->ids, uid, len, &added);
+    if (added) VEC_PUSH(&r->users, ((struct recent_user){NULL, 0, 0}));
+    struct recent_user *u = &r->users.v[slot];
+    if (u->n == u->alloc) {
+        u->alloc = u->alloc ? u->alloc * 2 : 4;
+        u->v = xreallocarray(u->v, u->alloc, sizeof(*u->v));
+    }
+    u->v[u->n++] = (struct recent_entry){item, event_type_bit(type), b};
+    r->events++;
+}
+
+struct catch_up {
+    struct model *m;
+    struct store *s;
+    struct strmap *group_users; /* loaded on the first user the model does not know */
 };
 
-static enum rc collect_recent(void *ctx, const struct interaction_chunk *c, struct err *e)
+static enum rc fold_chunk(void *ctx, const struct interaction_chunk *c, struct err *e)
 {
-    UNUSED(e);
-    struct recent *r = ctx;
+    struct catch_up *cu = ctx;
+    struct model *m = cu->m;
     for (uint32_t i = 0; i < c->n; i++) {
-        if (c->users[i] != r->user || c->items[i] >= r->nitems) continue;
-        double b =
-            event_weigher_weight(r->weigher, c->event_types[i], c->event_values[i], c->ts[i]);
-        if (b > 0) {
-            VEC_PUSH(&r->items, c->items[i]);
-            VEC_PUSH(&r->b, b);
-            VEC_PUSH(&r->types, event_type_bit(c->event_types[i]));
+        uint32_t u = c->users[i];
+        const char *uid;
+        size_t len;
+        if (u < m->nusers) {
+            uid = strmap_key(m->users, u, &len);
+        } else {
+            /* A user first seen after training: the group's map names them. */
+            if (!cu->group_users) {
+                cu->group_users = strmap_new();
+                enum rc rc = store_idmap_load(cu->s, m->group_id, ID_USERS, cu->group_users, e);
+                if (rc) return rc;
+            }
+            if (u >= strmap_count(cu->group_users)) continue;
+            uid = strmap_key(cu->group_users, u, &len);
         }
+        recent_add(m, uid, len, c->items[i], c->event_types[i], c->event_values[i], c->ts[i]);
     }
+    if (c->id > m->recent.upto) m->recent.upto = c->id;
     return RC_OK;
+}
+
+enum rc model_catch_up(struct model *m, struct store *s, struct err *e)
+{
+    if (!m->dataset_id) return RC_OK;
+    /* After a FULL re-import, later rows replace what the model learned: stop following. */
+    struct resource d = {0};
+    enum rc rc = store_resource_get_id(s, m->dataset_id, &d, NULL);
+    bool same = rc == RC_OK && dataset_generation(&d) == m->generation;
+    resource_release(&d);
+    if (!same) return RC_OK;
+    struct catch_up cu = {m, s, NULL};
+    pthread_rwlock_wrlock(&m->recent.lock);
+    rc = store_interactions_scan_range(s, m->dataset_id, m->recent.upto, INT64_MAX, fold_chunk, &cu,
+                                       e);
+    pthread_rwlock_unlock(&m->recent.lock);
+    strmap_free(cu.group_users);
+    return rc;
+}
+
+void model_add_events(struct model *m, int64_t dataset_id, const struct interaction_chunk *c,
+                      const char *const *user_ids)
+{
+    if (!m->dataset_id || dataset_id != m->dataset_id) return;
+    pthread_rwlock_wrlock(&m->recent.lock);
+    if (c->id > m->recent.upto) { /* else already folded in by a scan */
+        for (uint32_t i = 0; i < c->n; i++)
+            recent_add(m, user_ids[i], strlen(user_ids[i]), c->items[i], c->event_types[i],
+                       c->event_values[i], c->ts[i]);
+        m->recent.upto = c->id;
+    }
+    pthread_rwlock_unlock(&m->recent.lock);
+}
+
+int64_t model_dataset_id(const struct model *m)
+{
+    return m->dataset_id;
+}
+
+uint64_t model_recent_events(struct model *m)
+{
+    pthread_rwlock_rdlock(&m->recent.lock);
+    uint64_t n = m->recent.events;
+    pthread_rwlock_unlock(&m->recent.lock);
+    return n;
 }
 
 struct pair {
@@ -916,57 +1045,33 @@ static int pair_cmp(const void *a, const void *b)
 
 /*
  * The user's history as the model should see it now: the training history,
- * plus the events recorded since training (chunks after the model's last
- * one), weighed as training did. Items the model does not know are left
- * out: they need a retraining. w = log(1 + sum of event weights), so a new
- * event adds to the sum behind the training affinity: sum = exp(w) - 1.
+ * plus the events recorded since training (the in-memory index), weighed
+ * as training did. Items the model does not know are left out: they need a
+ * retraining. w = log(1 + sum of event weights), so a new event adds to the
+ * sum behind the training affinity: sum = exp(w) - 1. Costs O(history).
  */
-static enum rc user_history(const struct model *m, const char *user_id, struct history *h,
-                            struct err *e)
+static void user_history(struct model *m, const char *user_id, struct history *h)
 {
     memset(h, 0, sizeof(*h));
-    if (!user_id) return RC_OK;
-    uint32_t u;
-    bool known = strmap_get(m->users, user_id, strlen(user_id), &u);
+    if (!user_id) return;
+    size_t idlen = strlen(user_id);
+    uint32_t u, slot;
+    bool known = strmap_get(m->users, user_id, idlen, &u);
     size_t n_old = known ? (size_t)(m->h_indptr[u + 1] - m->h_indptr[u]) : 0;
-    struct recent r = {0};
-    enum rc rc = RC_OK;
-    if (m->store) {
-        bool have_user = known;
-        if (!known) {
-            /* A user first seen after training: the store knows their index. */
-            struct strmap *users = strmap_new();
-            struct resource d = {0};
-            rc = store_resource_get_id(m->store, m->dataset_id, &d, e);
-            if (!rc) rc = store_idmap_load(m->store, d.parent_id, ID_USERS, users, e);
-            if (!rc) have_user = strmap_get(users, user_id, strlen(user_id), &u);
-            resource_release(&d);
-            strmap_free(users);
-        }
-        if (!rc && have_user) {
-            r.user = u;
-            r.nitems = m->nitems;
-            r.weigher = &m->weigher;
-            rc = store_interactions_scan_range(m->store, m->dataset_id, m->last_chunk, INT64_MAX,
-                                               collect_recent, &r, e);
-        }
-    }
-    if (rc) {
-        VEC_FREE(&r.items);
-        VEC_FREE(&r.b);
-        VEC_FREE(&r.types);
-        return rc;
-    }
-    size_t total = n_old + r.items.n;
+    pthread_rwlock_rdlock(&m->recent.lock);
+    const struct recent_user *ru =
+        strmap_get(m->recent.ids, user_id, idlen, &slot) ? &m->recent.users.v[slot] : NULL;
+    size_t n_new = ru ? ru->n : 0, total = n_old + n_new;
     struct pair *p = xcalloc(total ? total : 1, sizeof(*p));
+    for (size_t k = 0; k < n_new; k++)
+        p[n_old + k] = (struct pair){ru->v[k].item, ru->v[k].types, ru->v[k].b};
+    pthread_rwlock_unlock(&m->recent.lock);
     for (size_t k = 0; k < n_old; k++) {
         p[k].item = m->h_items[m->h_indptr[u] + k];
         p[k].types = m->h_types[m->h_indptr[u] + k];
         p[k].sum = expm1((double)m->h_weights[m->h_indptr[u] + k]);
     }
-    for (size_t k = 0; k < r.items.n; k++)
-        p[n_old + k] = (struct pair){r.items.v[k], r.types.v[k], r.b.v[k]};
-    qsort(p, total, sizeof(*p), pair_cmp);
+    if (n_new) qsort(p, total, sizeof(*p), pair_cmp);
     h->items = xcalloc(total ? total : 1, sizeof(uint32_t));
     h->w = xcalloc(total ? total : 1, sizeof(float));
     h->types = xcalloc(total ? total : 1, sizeof(uint32_t));
@@ -982,10 +1087,6 @@ static enum rc user_history(const struct model *m, const char *user_id, struct h
         h->n++;
     }
     free(p);
-    VEC_FREE(&r.items);
-    VEC_FREE(&r.b);
-    VEC_FREE(&r.types);
-    return RC_OK;
 }
 
 /* The names of the event types in 'mask' (event_type_bit), as a JSON array. */
@@ -1086,6 +1187,7 @@ static int explore_cmp(const void *a, const void *b)
  * list or the user's history. Returns how many it placed into 'out'.
  */
 static size_t explore(const struct model *m, const struct exploration *x, const struct history *h,
+                      const float *scores, const struct filter_verdict *allowed,
                       const struct ranked *list, size_t len, size_t n, struct ranked *out,
                       bool *is_exploration)
 {
@@ -1100,6 +1202,7 @@ static size_t explore(const struct model *m, const struct exploration *x, const 
     for (uint32_t j = 0; j < m->nitems && slots; j++) {
         if (m->item_created[j] == INT64_MIN || m->item_created[j] < since) continue;
         if (listed[j] || in_history(h, j)) continue;
+        if (allowed && !filter_allows(allowed, j)) continue;
         c[nc++] = (struct explore_cand){j, m->popularity[j], m->item_created[j]};
     }
     free(listed);
@@ -1110,7 +1213,7 @@ static size_t explore(const struct model *m, const struct exploration *x, const 
     for (size_t pos = 0; pos < total; pos++) {
         bool take = k < slots && (pos == (k + 1) * n / (slots + 1) || from_list == len);
         if (take) {
-            out[pos] = (struct ranked){c[k].item, m->scores[c[k].item], true};
+            out[pos] = (struct ranked){c[k].item, scores[c[k].item], true};
             if (isnan(out[pos].score)) out[pos].score = 0;
             is_exploration[pos] = true;
             k++;
@@ -1123,13 +1226,47 @@ static size_t explore(const struct model *m, const struct exploration *x, const 
     return total;
 }
 
-enum rc model_recommend(struct model *m, const char *user_id, const char *item_id, size_t n,
-                        bool explain, const struct exploration *x, json_t **out, struct err *e)
+/* ---- Filters ---------------------------------------------------------------- */
+
+/*
+ * The items 'filter' allows for this request, into *v. Related items get
+ * the user's history here (it is not part of their scoring).
+ */
+static enum rc filter_request_apply(struct model *m, const struct filter_bound *filter,
+                                    const char *user_id, uint32_t current_item,
+                                    const struct history *h, struct filter_verdict *v,
+                                    struct err *e)
 {
+    struct history own = {0};
+    if (m->recipe->kind == RECIPE_RELATED_ITEMS && user_id) {
+        user_history(m, user_id, &own);
+        h = &own;
+    }
+    struct filter_request fr = {
+        .user_id = user_id,
+        .current_item = current_item,
+        .history_items = h->items,
+        .history_types = h->types,
+        .history_n = h->n,
+        .type_names = (const char *const *)m->weigher.names,
+        .ntypes = m->weigher.ntypes,
+    };
+    enum rc rc = filter_apply(filter, &fr, m->nitems, v, e);
+    history_release(&own);
+    return rc;
+}
+
+enum rc model_recommend(struct model *m, const char *user_id, const char *item_id, size_t n,
+                        bool explain, const struct exploration *x,
+                        const struct filter_bound *filter, json_t **out, struct err *e)
+{
+    uint32_t current_item = UINT32_MAX;
     const struct recipe *r = m->recipe;
     struct history h;
-    enum rc rc = user_history(m, r->kind == RECIPE_RELATED_ITEMS ? NULL : user_id, &h, e);
-    if (rc) return rc;
+    user_history(m, r->kind == RECIPE_RELATED_ITEMS ? NULL : user_id, &h);
+    enum rc rc = RC_OK;
+    /* Per call, so that any number of threads can answer from one model. */
+    float *scores = xmallocarray(m->nitems ? m->nitems : 1, sizeof(float));
     const uint32_t *hist = h.items;
     const float *hw = h.w;
     size_t hn = h.n;
@@ -1137,40 +1274,54 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
         uint32_t it;
         if (!item_id) {
             history_release(&h);
+            free(scores);
             return err_set(e, RC_INVALID_INPUT,
                            "recipe %s recommends items related to an item: give an item ID",
                            r->name);
         }
         if (!strmap_get(m->items, item_id, strlen(item_id), &it))
             it = UINT32_MAX; /* unknown item: popular items */
-        rc = it == UINT32_MAX ? RC_OK : r->score_item(m->state, it, m->scores, e);
+        rc = it == UINT32_MAX ? RC_OK : r->score_item(m->state, it, scores, e);
         if (it == UINT32_MAX)
             for (uint32_t j = 0; j < m->nitems; j++)
-                m->scores[j] = NAN;
+                scores[j] = NAN;
         if (rc) {
             history_release(&h);
+            free(scores);
             return rc;
         }
-        if (it != UINT32_MAX) m->scores[it] = -INFINITY; /* never the item itself */
+        if (it != UINT32_MAX) scores[it] = -INFINITY; /* never the item itself */
+        current_item = it;
     } else {
-        if (!user_id)
+        if (!user_id) {
+            free(scores);
             return err_set(e, RC_INVALID_INPUT,
                            "recipe %s recommends items for a user: give a user ID", r->name);
+        }
         if (hn == 0 && r->kind != RECIPE_POPULAR_ITEMS) {
             /* A user with no history: popular items, as Personalize does. */
             for (uint32_t j = 0; j < m->nitems; j++)
-                m->scores[j] = NAN;
-        } else if ((rc = r->score_user(m->state, hist, hw, hn, m->scores, e))) {
+                scores[j] = NAN;
+        } else if ((rc = r->score_user(m->state, hist, hw, hn, scores, e))) {
             history_release(&h);
+            free(scores);
             return rc;
         }
+    }
+    struct filter_verdict allowed = {0};
+    if (filter && (rc = filter_request_apply(m, filter, user_id, current_item, &h, &allowed, e))) {
+        history_release(&h);
+        free(scores);
+        return rc;
     }
     struct ranked *heap = xcalloc(n ? n : 1, sizeof(*heap));
     size_t len = 0;
     for (uint32_t j = 0; j < m->nitems && n; j++) {
         /* Only items with interaction data are candidates (never an item no dataset has). */
-        if (!is_candidate(m, j) || m->scores[j] == -INFINITY) continue;
-        struct ranked c = {j, m->scores[j], !isnan(m->scores[j])};
+        if (!is_candidate(m, j) || scores[j] == -INFINITY) continue;
+        /* Filtered here, not after: the list stays full when enough items pass. */
+        if (filter && !filter_allows(&allowed, j)) continue;
+        struct ranked c = {j, scores[j], !isnan(scores[j])};
         heap_push(heap, &len, n, c, m->popularity);
     }
     qsort_r(heap, len, sizeof(*heap), ranked_qsort, (void *)m->popularity);
@@ -1179,7 +1330,7 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
     bool *explored = xcalloc(n ? n : 1, sizeof(bool));
     if (x && x->weight > 0 && r->kind == RECIPE_USER_PERSONALIZATION) {
         final = xcalloc(n ? n : 1, sizeof(*final));
-        len = explore(m, x, &h, heap, len, n, final, explored);
+        len = explore(m, x, &h, scores, filter ? &allowed : NULL, heap, len, n, final, explored);
     }
     json_t *list = json_array();
     for (size_t k = 0; k < len; k++) {
@@ -1190,25 +1341,31 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
     if (final != heap) free(final);
     free(explored);
     free(heap);
+    free(scores);
     history_release(&h);
+    filter_verdict_release(&allowed);
     *out = json_pack("{s:o}", "itemList", list);
     return RC_OK;
 }
 
 enum rc model_rank(struct model *m, const char *user_id, const char *const *items, size_t nitems,
-                   bool explain, json_t **out, struct err *e)
+                   bool explain, const struct filter_bound *filter, json_t **out, struct err *e)
 {
     const struct recipe *r = m->recipe;
     if (!r->score_user)
         return err_set(e, RC_INVALID_INPUT, "recipe %s cannot rank items for a user", r->name);
     struct history h;
-    enum rc rc = user_history(m, user_id, &h, e);
+    user_history(m, user_id, &h);
     const uint32_t *hist = h.items;
     const float *hw = h.w;
     size_t hn = h.n;
-    if (!rc && hn) rc = r->score_user(m->state, hist, hw, hn, m->scores, e);
+    float *scores = xmallocarray(m->nitems ? m->nitems : 1, sizeof(float));
+    enum rc rc = hn ? r->score_user(m->state, hist, hw, hn, scores, e) : RC_OK;
+    struct filter_verdict allowed = {0};
+    if (!rc && filter) rc = filter_request_apply(m, filter, user_id, UINT32_MAX, &h, &allowed, e);
     if (rc) {
         history_release(&h);
+        free(scores);
         return rc;
     }
     struct ranked *known = xcalloc(nitems ? nitems : 1, sizeof(*known));
@@ -1216,9 +1373,12 @@ enum rc model_rank(struct model *m, const char *user_id, const char *const *item
     json_t *unknown = json_array();
     for (size_t k = 0; k < nitems; k++) {
         uint32_t it;
-        if (strmap_get(m->items, items[k], strlen(items[k]), &it) && is_candidate(m, it)) {
+        bool found = strmap_get(m->items, items[k], strlen(items[k]), &it);
+        /* Filtered-out items leave the list, as in Personalize. */
+        if (filter && !filter_allows(&allowed, found ? it : UINT32_MAX)) continue;
+        if (found && is_candidate(m, it)) {
             /* A user without history: popularity order. */
-            known[nk++] = (struct ranked){it, hn ? m->scores[it] : NAN, hn > 0};
+            known[nk++] = (struct ranked){it, hn ? scores[it] : NAN, hn > 0};
         } else {
             /* Unknown to the model: last, without a score, in the order given. */
             json_array_append_new(unknown, json_pack("{s:s}", "itemId", items[k]));
@@ -1234,7 +1394,9 @@ enum rc model_rank(struct model *m, const char *user_id, const char *const *item
     json_array_extend(list, unknown);
     json_decref(unknown);
     free(known);
+    free(scores);
     history_release(&h);
+    filter_verdict_release(&allowed);
     *out = json_pack("{s:o}", "personalizedRanking", list);
     return RC_OK;
 }
