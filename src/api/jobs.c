@@ -167,8 +167,9 @@ out:
 
 /* ---- Batch inference --------------------------------------------------------- */
 
-static enum rc run_batch(struct jobs *j, struct store *s, const char *arn, struct err *e)
+static enum rc run_batch(struct jobs *j, struct store *s, struct job *jb, struct err *e)
 {
+    const char *arn = jb->arn;
     struct resource job = {0};
     enum rc rc = store_resource_get(s, arn, &job, e);
     if (rc) return rc;
@@ -186,7 +187,7 @@ static enum rc run_batch(struct jobs *j, struct store *s, const char *arn, struc
                      (in && out) ? aerr.message : "no input or output path");
     if (!rc) {
         set_status(s, arn, STATUS_CREATE_IN_PROGRESS, NULL, true);
-        rc = batch_inference_run(s, arn, in_path, out_path, e);
+        rc = batch_inference_run(s, arn, in_path, out_path, &jb->cancel, e);
     }
     free(in_path);
     free(out_path);
@@ -216,10 +217,15 @@ static void run_job(struct jobs *j, struct store *s, struct job *jb)
         rc = run_training(s, jb, &e);
         break;
     case JOB_BATCH:
-        rc = run_batch(j, s, jb->arn, &e);
+        rc = run_batch(j, s, jb, &e);
         break;
     default:
         rc = err_set(&e, RC_INTERNAL, "unknown job kind %d", (int)jb->kind);
+    }
+    if (jb->kind == JOB_BATCH && jb->cancel) {
+        /* Only shutdown stops a batch job: it runs again on the next start. */
+        set_status(s, jb->arn, STATUS_CREATE_PENDING, NULL, false);
+        return;
     }
     if (jb->kind == JOB_TRAIN && jb->cancel) {
         /* Stopped: by the user (CREATE STOPPED), or by shutdown (resumes on the next start). */
@@ -380,7 +386,7 @@ void jobs_stop(struct jobs *j)
     pthread_mutex_lock(&j->mu);
     j->stopping = true;
     for (size_t i = 0; i < j->nworkers; i++)
-        if (j->running[i] && j->running[i]->kind == JOB_TRAIN) j->running[i]->cancel = 1;
+        if (j->running[i] && j->running[i]->kind != JOB_IMPORT) j->running[i]->cancel = 1;
     pthread_cond_broadcast(&j->cv);
     pthread_mutex_unlock(&j->mu);
     for (size_t i = 0; i < j->nworkers; i++)

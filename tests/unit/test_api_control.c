@@ -513,8 +513,12 @@ static void test_workflow(void **state)
         "111122223333");
 
     /* Filters. */
-    CALL_FAILS(f, "InvalidInputException", "INCLUDE or EXCLUDE", "CreateFilter",
+    CALL_FAILS(f, "InvalidInputException", "filterExpression", "CreateFilter",
                "{\"name\": \"f\", \"datasetGroupArn\": \"%s\", \"filterExpression\": \"nope\"}", g);
+    CALL_FAILS(f, "InvalidInputException", "GENRE", "CreateFilter",
+               "{\"name\": \"f\", \"datasetGroupArn\": \"%s\", \"filterExpression\": "
+               "\"INCLUDE ItemID WHERE Items.GENRE IN (\\\"x\\\")\"}",
+               g);
     CALL_OK(f, "CreateFilter",
             "{\"name\": \"flow-f\", \"datasetGroupArn\": \"%s\", \"filterExpression\": "
             "\"EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN (\\\"*\\\")\"}",
