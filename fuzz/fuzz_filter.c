@@ -11,8 +11,7 @@ static void check_cond(const struct filter_cond *c, size_t size)
     if (!c->current_item && c->nvalues == 0) abort();
     for (size_t k = 0; k < c->nvalues; k++) {
         if (c->values[k].col == 0 || c->values[k].col > size) abort();
-        if ((c->values[k].kind == FV_STRING || c->values[k].kind == FV_PARAM) &&
-            !c->values[k].text)
+        if ((c->values[k].kind == FV_STRING || c->values[k].kind == FV_PARAM) && !c->values[k].text)
             abort();
     }
 }
