@@ -12,6 +12,9 @@
 #include <errno.h>
 #include <signal.h>
 #include <fcntl.h>
+#if defined(__SSE2__)
+#    include <emmintrin.h>
+#endif
 #include <math.h>
 #include <pthread.h>
 #include <strings.h>
@@ -1263,19 +1266,19 @@ static enum rc select_top(struct model *m, const struct history *hp, const float
 
 #define SELECT_BLOCK 32 /* items select_top() tests at once against the heap's worst */
 
-/* Whether any of SELECT_BLOCK scores is >= t (NaN is not), four at a time (SSE2). */
-static bool any_at_least(const float *scores, float t)
+/* Bit k set when scores[k] >= t (NaN is not), for the SELECT_BLOCK scores, four at a time. */
+static uint32_t block_at_least(const float *scores, float t)
 {
-    typedef float v4f __attribute__((vector_size(16)));
-    typedef int32_t v4i __attribute__((vector_size(16)));
-    v4f tv = {t, t, t, t};
-    v4i acc = {0, 0, 0, 0};
-    for (int k = 0; k < SELECT_BLOCK; k += 4) {
-        v4f v;
-        memcpy(&v, scores + k, sizeof(v));
-        acc |= v >= tv;
-    }
-    return (acc[0] | acc[1] | acc[2] | acc[3]) != 0;
+    uint32_t bits = 0;
+#if defined(__SSE2__)
+    __m128 tv = _mm_set1_ps(t);
+    for (int k = 0; k < SELECT_BLOCK; k += 4)
+        bits |= (uint32_t)_mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(scores + k), tv)) << k;
+#else
+    for (int k = 0; k < SELECT_BLOCK; k++)
+        bits |= (uint32_t)(scores[k] >= t) << k;
+#endif
+    return bits;
 }
 
 enum rc model_recommend(struct model *m, const char *user_id, const char *item_id, size_t n,
@@ -1359,9 +1362,21 @@ static enum rc select_top(struct model *m, const struct history *hp, const float
          * Once the heap is full of scored items, most items lose to its worst on
          * the score alone: test a block at once (vectorized) and skip it whole.
          */
-        if (len == n && heap[0].scored && end - b == SELECT_BLOCK &&
-            !any_at_least(scores + b, heap[0].score))
+        if (len == n && heap[0].scored && end - b == SELECT_BLOCK) {
+            uint32_t bits = block_at_least(scores + b, heap[0].score);
+            if (filter) bits &= (uint32_t)(allowed.allow[b / 64] >> (b % 64)); /* b % 32 == 0 */
+            /* Only the items that may beat the worst kept one (and pass the filter). */
+            while (bits) {
+                uint32_t j = b + (uint32_t)__builtin_ctz(bits);
+                bits &= bits - 1;
+                if (len == n && heap[0].scored && !(scores[j] >= heap[0].score)) continue;
+                if (!is_candidate(m, j) || scores[j] == -INFINITY) continue;
+                if (filter && !filter_allows(&allowed, j)) continue;
+                heap_push(heap, &len, n, (struct ranked){j, scores[j], !isnan(scores[j])},
+                          m->popularity);
+            }
             continue;
+        }
         for (uint32_t j = b; j < end; j++) {
             if (len == n && heap[0].scored && !(scores[j] >= heap[0].score)) continue;
             /* Only items with interaction data are candidates (never an item no dataset has). */
