@@ -1343,131 +1343,175 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
  * The second half of a recommendation: the filter's verdict, the best n of
  * 'scores' by ranked_cmp among the candidates, exploration, and the JSON.
  */
-static enum rc select_top(struct model *m, const struct history *hp, const float *scores,
-                          const char *user_id, uint32_t current_item, size_t n, bool explain,
-                          const struct exploration *x, const struct filter_bound *filter,
-                          json_t **out, struct err *e)
+/* The best n items seen so far: a heap whose root is the worst kept. */
+struct topk {
+    struct ranked *heap;
+    size_t len, n;
+};
+
+/*
+ * Offer items [first, end) to 't'; scores[j - first] is item j's score (so a
+ * block of a larger score matrix can be scanned). 'allowed' (may be NULL) is
+ * the filter's verdict; 'first' must be a multiple of SELECT_BLOCK.
+ */
+static void topk_scan(const struct model *m, struct topk *t, const float *scores, uint32_t first,
+                      uint32_t end, const struct filter_verdict *allowed)
 {
-    const struct recipe *r = m->recipe;
-    const struct history h = *hp;
-    enum rc rc;
-    struct filter_verdict allowed = {0};
-    if (filter && (rc = filter_request_apply(m, filter, user_id, current_item, &h, &allowed, e)))
-        return rc;
-    struct ranked *heap = xcalloc(n ? n : 1, sizeof(*heap));
-    size_t len = 0;
-    for (uint32_t b = 0; b < m->nitems && n; b += SELECT_BLOCK) {
-        uint32_t end = MIN(m->nitems, b + SELECT_BLOCK);
+    struct ranked *heap = t->heap;
+    size_t n = t->n;
+    for (uint32_t b = first; b < end && n; b += SELECT_BLOCK) {
+        uint32_t stop = MIN(end, b + SELECT_BLOCK);
+        const float *sb = scores + (b - first);
         /*
          * Once the heap is full of scored items, most items lose to its worst on
-         * the score alone: test a block at once (vectorized) and skip it whole.
+         * the score alone: test a block at once (vectorized), then look only at
+         * the items that may beat it (and that the filter allows).
          */
-        if (len == n && heap[0].scored && end - b == SELECT_BLOCK) {
-            uint32_t bits = block_at_least(scores + b, heap[0].score);
-            if (filter) bits &= (uint32_t)(allowed.allow[b / 64] >> (b % 64)); /* b % 32 == 0 */
-            /* Only the items that may beat the worst kept one (and pass the filter). */
+        if (t->len == n && heap[0].scored && stop - b == SELECT_BLOCK) {
+            uint32_t bits = block_at_least(sb, heap[0].score);
+            if (allowed) bits &= (uint32_t)(allowed->allow[b / 64] >> (b % 64)); /* b % 32 == 0 */
             while (bits) {
-                uint32_t j = b + (uint32_t)__builtin_ctz(bits);
+                uint32_t k = (uint32_t)__builtin_ctz(bits), j = b + k;
                 bits &= bits - 1;
-                if (len == n && heap[0].scored && !(scores[j] >= heap[0].score)) continue;
-                if (!is_candidate(m, j) || scores[j] == -INFINITY) continue;
-                if (filter && !filter_allows(&allowed, j)) continue;
-                heap_push(heap, &len, n, (struct ranked){j, scores[j], !isnan(scores[j])},
+                if (t->len == n && heap[0].scored && !(sb[k] >= heap[0].score)) continue;
+                if (!is_candidate(m, j) || sb[k] == -INFINITY) continue;
+                heap_push(heap, &t->len, n, (struct ranked){j, sb[k], !isnan(sb[k])},
                           m->popularity);
             }
             continue;
         }
-        for (uint32_t j = b; j < end; j++) {
-            if (len == n && heap[0].scored && !(scores[j] >= heap[0].score)) continue;
+        for (uint32_t j = b; j < stop; j++) {
+            float sc = sb[j - b];
+            if (t->len == n && heap[0].scored && !(sc >= heap[0].score)) continue;
             /* Only items with interaction data are candidates (never an item no dataset has). */
-            if (!is_candidate(m, j) || scores[j] == -INFINITY) continue;
+            if (!is_candidate(m, j) || sc == -INFINITY) continue;
             /* Filtered here, not after: the list stays full when enough items pass. */
-            if (filter && !filter_allows(&allowed, j)) continue;
-            struct ranked c = {j, scores[j], !isnan(scores[j])};
-            heap_push(heap, &len, n, c, m->popularity);
+            if (allowed && !filter_allows(allowed, j)) continue;
+            heap_push(heap, &t->len, n, (struct ranked){j, sc, !isnan(sc)}, m->popularity);
         }
     }
+}
+
+/*
+ * The answer from a scanned top-k: sorted, with exploration (which needs all
+ * of 'scores'; NULL when there is no exploration) and the JSON. Frees t->heap.
+ */
+static json_t *topk_finish(struct model *m, struct topk *t, const struct history *h,
+                           const float *scores, bool explain, const struct exploration *x,
+                           const struct filter_verdict *allowed, struct err *e)
+{
+    const struct recipe *r = m->recipe;
+    size_t n = t->n, len = t->len;
+    struct ranked *heap = t->heap;
     qsort_r(heap, len, sizeof(*heap), ranked_qsort, (void *)m->popularity);
     /* Exploration is for user-personalization, as itemExplorationConfig is in Personalize. */
     struct ranked *final = heap;
     bool *explored = xcalloc(n ? n : 1, sizeof(bool));
-    if (x && x->weight > 0 && r->kind == RECIPE_USER_PERSONALIZATION) {
+    if (scores && x && x->weight > 0 && r->kind == RECIPE_USER_PERSONALIZATION) {
         final = xcalloc(n ? n : 1, sizeof(*final));
-        len = explore(m, x, &h, scores, filter ? &allowed : NULL, heap, len, n, final, explored);
+        len = explore(m, x, h, scores, allowed, heap, len, n, final, explored);
     }
     json_t *list = json_array();
     for (size_t k = 0; k < len; k++) {
-        json_t *o = item_json(m, &final[k], explain && !explored[k], &h, e);
+        json_t *o = item_json(m, &final[k], explain && !explored[k], h, e);
         if (explored[k]) json_object_set_new(o, "reason", json_pack("[s]", "Exploration"));
         json_array_append_new(list, o);
     }
     if (final != heap) free(final);
     free(explored);
     free(heap);
+    t->heap = NULL;
+    return json_pack("{s:o}", "itemList", list);
+}
+
+static enum rc select_top(struct model *m, const struct history *hp, const float *scores,
+                          const char *user_id, uint32_t current_item, size_t n, bool explain,
+                          const struct exploration *x, const struct filter_bound *filter,
+                          json_t **out, struct err *e)
+{
+    enum rc rc;
+    struct filter_verdict allowed = {0};
+    if (filter && (rc = filter_request_apply(m, filter, user_id, current_item, hp, &allowed, e)))
+        return rc;
+    struct topk t = {xcalloc(n ? n : 1, sizeof(struct ranked)), 0, n};
+    topk_scan(m, &t, scores, 0, m->nitems, filter ? &allowed : NULL);
+    *out = topk_finish(m, &t, hp, scores, explain, x, filter ? &allowed : NULL, e);
     filter_verdict_release(&allowed);
-    *out = json_pack("{s:o}", "itemList", list);
     return RC_OK;
 }
 
-/* Users scored together by model_recommend_many() (one matrix product each). */
-#define SCORE_BATCH 128
+/* Users scored together by model_recommend_many(), and the items scored at a time. */
+#define SCORE_BATCH 256
+#define SCORE_ITEMS 1024 /* a SCORE_BATCH x SCORE_ITEMS block of scores (1 MiB) stays in L2 */
 
 enum rc model_recommend_many(struct model *m, const char *const *user_ids, size_t nusers, size_t n,
                              const struct exploration *x, const struct filter_bound *const *filters,
                              json_t **outs, struct err *errs)
 {
     const struct recipe *r = m->recipe;
-    if (r->kind == RECIPE_RELATED_ITEMS || !r->score_users) {
+    uint32_t dim = r->vector_dim ? r->vector_dim(m->state) : 0;
+    /* Exploration needs every score of a user at once: the one-by-one path does that. */
+    if (r->kind == RECIPE_RELATED_ITEMS || !dim || (x && x->weight > 0)) {
         for (size_t u = 0; u < nusers; u++)
             if (model_recommend(m, user_ids[u], NULL, n, false, x, filters ? filters[u] : NULL,
                                 &outs[u], &errs[u]))
                 outs[u] = NULL;
         return RC_OK;
     }
-    size_t ni = m->nitems ? m->nitems : 1;
-    float *scores = xmallocarray(SCORE_BATCH * ni, sizeof(float));
+    /*
+     * Per group of users: their vectors (fold-in), then the items block by
+     * block: one matrix product per block, and each user's top-k scan of it
+     * while it is in cache.
+     */
+    float *vecs = xmallocarray((size_t)SCORE_BATCH * dim, sizeof(float));
+    float *block = xmallocarray((size_t)SCORE_BATCH * SCORE_ITEMS, sizeof(float));
     struct history h[SCORE_BATCH];
-    size_t off[SCORE_BATCH + 1];
+    struct filter_verdict allowed[SCORE_BATCH];
+    struct topk top[SCORE_BATCH];
+    bool ok[SCORE_BATCH];
     for (size_t first = 0; first < nusers; first += SCORE_BATCH) {
-        size_t b = MIN(SCORE_BATCH, nusers - first), total = 0;
-        for (size_t u = 0; u < b; u++) {
-            user_history(m, user_ids[first + u], &h[u]);
-            total += h[u].n;
-        }
-        /* The histories side by side; users without one get popular items (NaN scores). */
-        uint32_t *items = xmallocarray(total ? total : 1, sizeof(uint32_t));
-        float *w = xmallocarray(total ? total : 1, sizeof(float));
-        off[0] = 0;
-        for (size_t u = 0; u < b; u++) {
-            memcpy(items + off[u], h[u].items, h[u].n * sizeof(uint32_t));
-            memcpy(w + off[u], h[u].w, h[u].n * sizeof(float));
-            off[u + 1] = off[u] + h[u].n;
-        }
-        struct err e = ERR_INIT;
-        enum rc rc = r->score_users(m->state, items, w, off, b, scores, &e);
-        free(items);
-        free(w);
+        size_t b = MIN(SCORE_BATCH, nusers - first);
         for (size_t u = 0; u < b; u++) {
             size_t k = first + u;
-            float *row = scores + u * ni;
+            const struct filter_bound *fb = filters ? filters[k] : NULL;
+            memset(&allowed[u], 0, sizeof(allowed[u]));
+            user_history(m, user_ids[k], &h[u]);
             outs[k] = NULL;
-            if (rc) {
-                errs[k] = e;
-            } else if (!user_ids[k]) {
+            ok[u] = false;
+            if (!user_ids[k])
                 err_set(&errs[k], RC_INVALID_INPUT,
                         "recipe %s recommends items for a user: give a user ID", r->name);
-            } else {
+            else if (!(fb && filter_request_apply(m, fb, user_ids[k], UINT32_MAX, &h[u],
+                                                  &allowed[u], &errs[k])) &&
+                     !r->user_vector(m->state, h[u].items, h[u].w, h[u].n, vecs + u * dim,
+                                     &errs[k]))
+                ok[u] = true;
+            top[u] = (struct topk){xcalloc(n ? n : 1, sizeof(struct ranked)), 0, n};
+        }
+        for (uint32_t j0 = 0; j0 < m->nitems; j0 += SCORE_ITEMS) {
+            uint32_t cnt = MIN(SCORE_ITEMS, m->nitems - j0);
+            r->score_vectors(m->state, vecs, b, j0, cnt, block);
+            for (size_t u = 0; u < b; u++) {
+                if (!ok[u]) continue;
+                float *row = block + u * cnt;
+                /* A user with no history: popular items, as Personalize does. */
                 if (h[u].n == 0 && r->kind != RECIPE_POPULAR_ITEMS)
-                    for (uint32_t j = 0; j < m->nitems; j++)
+                    for (uint32_t j = 0; j < cnt; j++)
                         row[j] = NAN;
-                if (select_top(m, &h[u], row, user_ids[k], UINT32_MAX, n, false, x,
-                               filters ? filters[k] : NULL, &outs[k], &errs[k]))
-                    outs[k] = NULL;
+                topk_scan(m, &top[u], row, j0, j0 + cnt,
+                          filters && filters[first + u] ? &allowed[u] : NULL);
             }
+        }
+        for (size_t u = 0; u < b; u++) {
+            size_t k = first + u;
+            if (ok[u]) outs[k] = topk_finish(m, &top[u], &h[u], NULL, false, NULL, NULL, &errs[k]);
+            free(top[u].heap);
+            filter_verdict_release(&allowed[u]);
             history_release(&h[u]);
         }
     }
-    free(scores);
+    free(vecs);
+    free(block);
     return RC_OK;
 }
 

@@ -135,11 +135,12 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
 
 /*
  * model_recommend() for many users at once (batch inference): user i's
- * answer goes to outs[i], or NULL with the reason in errs[i]. Recipes with
- * score_users() score the users in groups, with one matrix product per
- * group; the answers are model_recommend()'s (up to float rounding). 'filters' (may be
- * NULL) holds one bound filter (or NULL) per user. Returns RC_OK; failures
- * are per user.
+ * answer goes to outs[i], or NULL with the reason in errs[i]. Recipes with a
+ * vector form (recipe.h: user_vector, score_vectors) score 256 users per
+ * matrix product, a block of items at a time, each user's top-k scanning
+ * the block while it is in cache; the answers are model_recommend()'s (the
+ * same items, scores up to float rounding). 'filters' (may be NULL) holds
+ * one bound filter (or NULL) per user. Returns RC_OK; failures are per user.
  */
 enum rc model_recommend_many(struct model *m, const char *const *user_ids, size_t nusers, size_t n,
                              const struct exploration *x, const struct filter_bound *const *filters,

@@ -73,13 +73,19 @@ struct recipe {
     enum rc (*score_user)(void *state, const uint32_t *items, const float *w, size_t n,
                           float *scores, struct err *e);
     /*
-     * Optional: score_user() for 'nusers' users at once (batch inference).
-     * User u's history is items/w[off[u] .. off[u + 1]); its scores go to
-     * row u of 'scores' (nusers x nitems, row-major). score_user()'s
-     * numbers up to float rounding, faster.
+     * Optional, for batch inference: recipes that score a user as the dot
+     * product of a user vector with item vectors. vector_dim() is the
+     * vectors' length for this model (0: not this model, e.g. EASE);
+     * user_vector() folds a history into vec (n may be 0: zeros);
+     * score_vectors() scores items [first, first + count) for 'nvecs'
+     * vectors at once (one matrix product), row-major into 'scores'
+     * (nvecs x count). The numbers are score_user()'s, up to float rounding.
      */
-    enum rc (*score_users)(void *state, const uint32_t *items, const float *w, const size_t *off,
-                           size_t nusers, float *scores, struct err *e);
+    uint32_t (*vector_dim)(void *state);
+    enum rc (*user_vector)(void *state, const uint32_t *items, const float *w, size_t n, float *vec,
+                           struct err *e);
+    void (*score_vectors)(void *state, const float *vecs, size_t nvecs, uint32_t first,
+                          uint32_t count, float *scores);
     /* Score every item as related to 'item' (RELATED_ITEMS recipes). */
     enum rc (*score_item)(void *state, uint32_t item, float *scores, struct err *e);
     /*

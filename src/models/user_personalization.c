@@ -202,29 +202,35 @@ static enum rc up_score_user(void *state, const uint32_t *items, const float *w,
     return rc;
 }
 
-static enum rc up_score_users(void *state, const uint32_t *items, const float *w, const size_t *off,
-                              size_t nusers, float *scores, struct err *e)
+static uint32_t up_vector_dim(void *state)
 {
     struct up_state *s = state;
-    enum rc rc = RC_OK;
-    if (s->ease.B) {
-        for (size_t u = 0; u < nusers; u++)
-            ease_score(&s->ease, items + off[u], w + off[u], off[u + 1] - off[u],
-                       scores + u * s->ease.nitems);
-        return RC_OK;
-    }
-    /* Fold each user in, then all their scores in one product: X (users x f) times Y^T. */
+    return s->ease.B ? 0 : s->m.factors;
+}
+
+static enum rc up_user_vector(void *state, const uint32_t *items, const float *w, size_t n,
+                              float *vec, struct err *e)
+{
+    struct up_state *s = state;
+    memset(vec, 0, (size_t)s->m.factors * sizeof(float));
+    return n ? als_fold_in_gram(&s->m, &s->ap, s->gram, items, w, n, vec, e) : RC_OK;
+}
+
+/* scores = X (nvecs x f) times the item factors of [first, first + count), transposed. */
+static void up_score_vectors(void *state, const float *vecs, size_t nvecs, uint32_t first,
+                             uint32_t count, float *scores)
+{
+    struct up_state *s = state;
     uint32_t f = s->m.factors;
-    float *x = xcalloc(nusers * f, sizeof(float));
-    for (size_t u = 0; u < nusers && !rc; u++)
-        if (off[u + 1] > off[u])
-            rc = als_fold_in_gram(&s->m, &s->ap, s->gram, items + off[u], w + off[u],
-                                  off[u + 1] - off[u], x + u * f, e);
-    if (!rc)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nusers, (int)s->m.nitems, (int)f,
-                    1.0f, x, (int)f, s->m.item_factors, (int)f, 0.0f, scores, (int)s->m.nitems);
-    free(x);
-    return rc;
+    /* Items past the factors (none so far: the model's items are the factors' rows): no score. */
+    uint32_t known = first < s->m.nitems ? MIN(count, s->m.nitems - first) : 0;
+    if (known)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nvecs, (int)known, (int)f, 1.0f,
+                    vecs, (int)f, s->m.item_factors + (size_t)first * f, (int)f, 0.0f, scores,
+                    (int)count);
+    for (size_t u = 0; u < nvecs; u++)
+        for (uint32_t j = known; j < count; j++)
+            scores[u * count + j] = NAN;
 }
 
 static enum rc up_explain(void *state, const uint32_t *items, const float *w, size_t n,
@@ -241,12 +247,12 @@ static enum rc up_explain(void *state, const uint32_t *items, const float *w, si
     return als_explain_gram(&s->m, &s->ap, s->gram, items, w, n, target, contrib, e);
 }
 
-#define UP_RECIPE(NAME, KIND, SUMMARY)                                                        \
-    {                                                                                         \
-        .name = NAME, .kind = KIND, .summary = SUMMARY, .params = up_params,                  \
-        .validate = check_model, .train = up_train, .supports_update = true, .load = up_load, \
-        .unload = up_unload, .score_user = up_score_user, .score_users = up_score_users,      \
-        .explain = up_explain,                                                                \
+#define UP_RECIPE(NAME, KIND, SUMMARY)                                                           \
+    {                                                                                            \
+        .name = NAME, .kind = KIND, .summary = SUMMARY, .params = up_params,                     \
+        .validate = check_model, .train = up_train, .supports_update = true, .load = up_load,    \
+        .unload = up_unload, .score_user = up_score_user, .vector_dim = up_vector_dim,           \
+        .user_vector = up_user_vector, .score_vectors = up_score_vectors, .explain = up_explain, \
     }
 
 const struct recipe recipe_user_personalization =
