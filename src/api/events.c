@@ -762,7 +762,7 @@ static enum rc put_entities(struct api_ctx *ctx, const json_t *req, json_t **res
     if ((rc = target_get(ctx, arn, false, &t, err))) return rc;
     if (t->type != want)
         return api_fail(err, 400, "InvalidInputException",
-                        "dataset %s is a %s dataset; %s writes to an %s dataset", arn,
+                        "dataset %s holds %s; %s writes to a %s dataset", arn,
                         dataset_type_name(t->type), items ? "PutItems" : "PutUsers",
                         dataset_type_name(want));
     struct submission s = {.t = t};
