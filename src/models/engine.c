@@ -493,7 +493,28 @@ enum rc engine_train(struct store *s, const struct train_request *r, char **vers
     free(params_json);
     if ((rc = store_begin(s, e))) goto out;
     rc = ensure_solution(s, &group, name, recipe, config, &sol, e);
-    if (!rc) {
+    if (!rc && r->version_arn) {
+        /* The caller's CREATE PENDING version: move it to CREATE IN_PROGRESS. */
+        rc = store_resource_get(s, r->version_arn, &ver, e);
+        if (!rc && (strcmp(ver.kind, KIND_SOLUTION_VERSION) != 0 || ver.parent_id != sol.id))
+            rc = err_set(e, RC_INVALID_INPUT, "%s is not a version of solution %s", r->version_arn,
+                         name);
+        if (!rc) {
+            snprintf(vid, sizeof(vid), "%s", ver.name);
+            json_t *a = json_loads(ver.attrs, 0, NULL);
+            if (!a) a = json_object();
+            json_object_set(a, "solutionConfig", config);
+            json_object_set_new(a, "trainerPid", json_integer((json_int_t)getpid()));
+            json_object_set_new(a, "trainerStart",
+                                json_integer((json_int_t)process_start_time(getpid())));
+            free(ver.attrs);
+            ver.attrs = attrs_text(a);
+            json_decref(a);
+            free(ver.status);
+            ver.status = xstrdup(STATUS_CREATE_IN_PROGRESS);
+            rc = store_resource_update(s, &ver, e);
+        }
+    } else if (!rc) {
         char *vpath = xasprintf("%s/%s", name, vid);
         ver.arn = store_arn(s, KIND_SOLUTION, vpath);
         free(vpath);

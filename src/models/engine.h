@@ -45,6 +45,12 @@ struct train_request {
      * (new interactions and items) in a fifth of the iterations.
      */
     bool update;
+    /*
+     * The version to train into, already recorded CREATE PENDING by its
+     * creator (the API answers with its ARN before training starts); NULL
+     * to record a new one. Its solution must be 'solution' with this recipe.
+     */
+    const char *version_arn;
     /* Set (from a signal handler) to cancel: the version ends CREATE FAILED. May be NULL. */
     const volatile sig_atomic_t *cancel;
     FILE *progress; /* where to draw progress on a terminal; NULL for none */

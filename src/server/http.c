@@ -14,7 +14,6 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
-#include "common/utf8.h"
 #include "server/metrics.h"
 #include "server/route.h"
 
@@ -99,19 +98,10 @@ static enum MHD_Result answer(struct server *s, struct MHD_Connection *c, struct
 static enum MHD_Result answer_error(struct server *s, struct MHD_Connection *c, struct request *r,
                                     const struct api_error *err)
 {
-    /* Messages may quote request bytes; JSON needs them to be UTF-8. */
-    char msg[sizeof(err->message)];
-    size_t len = strnlen(err->message, sizeof(err->message) - 1);
-    memcpy(msg, err->message, len);
-    msg[len] = '\0';
-    for (size_t at; (at = utf8_invalid_at(msg, len)) < len;)
-        msg[at] = '?';
-    json_t *j = json_pack("{s:s, s:s}", "__type", err->type, "message", msg);
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    if (!text) text = xstrdup("{\"__type\":\"InternalFailure\",\"message\":\"out of memory\"}");
+    size_t len;
+    char *text = route_error_json(err, &len);
     r->err_type = err->type;
-    return answer(s, c, r, err->status, text, strlen(text), route_content_type(r->route.plane));
+    return answer(s, c, r, err->status, text, len, route_content_type(r->route.plane));
 }
 
 static enum MHD_Result answer_text(struct server *s, struct MHD_Connection *c, struct request *r,

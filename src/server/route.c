@@ -3,6 +3,7 @@
  */
 #include "common/base.h"
 #include "server/route.h"
+#include "common/utf8.h"
 
 #include <stdarg.h>
 
@@ -136,4 +137,21 @@ const char *route_content_type(enum api_plane plane)
 void route_internal_error(struct api_error *err, const char *what)
 {
     fail(err, 500, "InternalFailure", "internal error: %s", what);
+}
+
+char *route_error_json(const struct api_error *err, size_t *len)
+{
+    char msg[sizeof(err->message)];
+    size_t n = strnlen(err->message, sizeof(err->message) - 1);
+    memcpy(msg, err->message, n);
+    msg[n] = '\0';
+    for (size_t at; (at = utf8_invalid_at(msg, n)) < n;)
+        msg[at] = '?';
+    json_t *j = json_pack("{s:s, s:s}", "__type", err->type ? err->type : "InternalFailure",
+                          "message", msg);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!text) text = xstrdup("{\"__type\":\"InternalFailure\",\"message\":\"out of memory\"}");
+    *len = strlen(text);
+    return text;
 }

@@ -51,6 +51,13 @@ enum rc route_parse_body(const char *body, size_t len, json_t **out, struct api_
 /* The Content-Type of answers in 'plane'. */
 const char *route_content_type(enum api_plane plane);
 
+/*
+ * The body of an AWS error answer, {"__type": ..., "message": ...}, as a
+ * malloc'd string the caller frees (length in *len). Bytes of the message
+ * that are not UTF-8 (it may quote the request) become '?'.
+ */
+char *route_error_json(const struct api_error *err, size_t *len);
+
 /* Fill 'err' with a 500 InternalFailure saying 'what' (handler bugs must not leak details). */
 void route_internal_error(struct api_error *err, const char *what);
 
