@@ -47,8 +47,7 @@ static enum rc unsupported(struct api_ctx *ctx, const json_t *req, json_t **resp
 
 static const struct api_op ops[] = {
     CONTROL_OPS(CONTROL_ENTRY)
-    /* Runtime (POST /recommendations, /personalize-ranking) and events (/events, /items, /users).
-     */
+    /* Runtime and events (src/api/runtime.h, src/api/events.h). */
     {"GetRecommendations", API_RUNTIME, api_get_recommendations},
     {"GetPersonalizedRanking", API_RUNTIME, api_get_personalized_ranking},
     {"PutEvents", API_EVENTS, api_put_events},

@@ -39,6 +39,8 @@ struct serve_config {
     const char **allow; /* --allow-path directories (borrowed) */
     size_t nallow;
     double grace_s; /* on SIGTERM/SIGINT, how long requests in flight may take */
+    /* --credentials FILE (borrowed); NULL: DATA_DIR/credentials if it exists (server/auth.h). */
+    const char *credentials;
     /* Called once listening, with the bound address ("127.0.0.1:8080"); may be NULL. */
     void (*on_ready)(const char *address, void *arg);
     void *on_ready_arg;

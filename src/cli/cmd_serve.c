@@ -10,18 +10,22 @@
 #include "common/base.h"
 #include "cli/cli.h"
 #include "common/log.h"
+#include "api/jobs.h"
 #include "api/runtime.h"
 #include "models/blas.h"
+#include "server/auth_hook.h"
 #include "server/http.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
 static const char usage[] =
     "usage: savor serve [--listen HOST:PORT] [--threads N] [--allow-path DIR]...\n"
+    "                   [--credentials FILE]\n"
     "                   [--max-body-bytes N] [--max-connections N] [--idle-timeout SEC]\n"
     "                   [--request-timeout SEC] [--shutdown-grace SEC]\n"
     "\n"
@@ -36,6 +40,11 @@ static const char usage[] =
     "      --threads N            server threads (default: online CPUs)\n"
     "      --allow-path DIR       a directory import and batch jobs may read and write,\n"
     "                             besides the working and data directories; repeatable\n"
+    "      --credentials FILE     access keys for SigV4 (AWS credentials-file format;\n"
+    "                             default DATA_DIR/credentials if it exists), besides\n"
+    "                             SAVOR_ACCESS_KEY_ID/SAVOR_SECRET_ACCESS_KEY. Without\n"
+    "                             keys requests are not checked, and only a loopback\n"
+    "                             address may be used (docs/security.md)\n"
     "      --max-body-bytes N     largest request body (default 1048576)\n"
     "      --max-connections N    open connections at once (default 1000)\n"
     "      --idle-timeout SEC     close a connection idle this long (default 30)\n"
@@ -90,13 +99,26 @@ int cli_serve(struct serve_config *cfg)
         add_allowed(&ctx, resolve_dir("--allow-path", cfg->allow[i]));
 
     /*
-     * AUTH integration point: branch `auth` provides the SigV4 check and the
-     * key configuration; until it is merged no keys exist, so only loopback
-     * listening is allowed (anyone who can reach the port could use the API).
+     * Access keys: every request but /healthz and /metrics must be signed
+     * with one. Without keys nothing is checked, so only loopback is allowed;
+     * the check is on the numeric address the server will bind.
      */
-    if (!cfg->server.addr.loopback)
-        cli_die("refusing to listen on a non-loopback address without access keys: "
-                "configure SigV4 keys first, or listen on 127.0.0.1");
+    struct auth_keys *keys = NULL;
+    struct err ke = ERR_INIT;
+    if (auth_keys_load(cfg->credentials, data_dir, &keys, &ke)) cli_die("%s", ke.msg);
+    char host[NI_MAXHOST];
+    if (getnameinfo((const struct sockaddr *)&cfg->server.addr.ss, cfg->server.addr.len, host,
+                    sizeof(host), NULL, 0, NI_NUMERICHOST) != 0)
+        snprintf(host, sizeof(host), "%s", cfg->server.addr.loopback ? "127.0.0.1" : "0.0.0.0");
+    if (auth_check_listen(keys, host, &ke) ||
+        (!cfg->server.addr.loopback && !auth_keys_count(keys)))
+        cli_die("%s", ke.msg[0]
+                          ? ke.msg
+                          : "refusing to listen on a non-loopback address without access keys");
+    if (auth_keys_count(keys)) {
+        cfg->server.auth = auth_hook;
+        cfg->server.auth_ctx = keys;
+    }
 
     /*
      * Signals: a handler that writes the signal's number to a pipe, which the
@@ -116,9 +138,12 @@ int cli_serve(struct serve_config *cfg)
     struct err e = ERR_INIT;
     /* The runtime: campaign models (loaded now) and the durable event writer. */
     if (runtime_start(&ctx, &e)) cli_die("%s", e.msg);
+    /* Background jobs: recovers what a previous process left pending or in progress. */
+    if (jobs_start(&ctx, &e)) cli_die("%s", e.msg);
     if (server_start(&ctx, &cfg->server, &srv, &e)) cli_die("%s", e.msg);
-    log_info("serve", "listening on http://%s threads=%u data_dir=%s", server_address(srv),
-             cfg->server.threads, data_dir);
+    log_info("serve", "listening on http://%s threads=%u data_dir=%s access_keys=%zu%s",
+             server_address(srv), cfg->server.threads, data_dir, auth_keys_count(keys),
+             auth_keys_count(keys) ? "" : " (requests are not authenticated)");
     if (cfg->on_ready) cfg->on_ready(server_address(srv), cfg->on_ready_arg);
     printf("savor: serving on http://%s\n", server_address(srv));
     fflush(stdout);
@@ -130,14 +155,17 @@ int cli_serve(struct serve_config *cfg)
              sig == SIGTERM ? "SIGTERM" : "SIGINT", cfg->grace_s);
     unsigned left = server_stop(srv, cfg->grace_s);
     if (left) log_warn("serve", "%u requests were still in flight and were cut off", left);
+    /* Running trainings go back to CREATE PENDING and resume on the next start. */
+    jobs_stop(ctx.jobs);
+    ctx.jobs = NULL;
     /* Queued events are written and answered before the writer stops. */
     runtime_stop(&ctx);
 
-    /* JOBS integration point: stop background jobs (branch `control`) here, before the store. */
     pthread_mutex_lock(&ctx.store_mu);
     store_close(ctx.store);
     pthread_mutex_unlock(&ctx.store_mu);
     pthread_mutex_destroy(&ctx.store_mu);
+    auth_keys_free(keys);
     for (size_t i = 0; i < ctx.nallowed; i++)
         free(ctx.allowed_paths[i]);
     free(ctx.allowed_paths);
@@ -166,7 +194,7 @@ static unsigned parse_seconds(const char *opt, const char *arg)
 int cmd_serve(int argc, char **argv)
 {
     blas_select_kernels(cli_argv);
-    enum { O_LISTEN = 1, O_THREADS, O_ALLOW, O_BODY, O_CONNS, O_IDLE, O_REQ, O_GRACE };
+    enum { O_LISTEN = 1, O_THREADS, O_ALLOW, O_BODY, O_CONNS, O_IDLE, O_REQ, O_GRACE, O_CREDS };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
         {"threads", required_argument, NULL, O_THREADS},
@@ -176,6 +204,7 @@ int cmd_serve(int argc, char **argv)
         {"idle-timeout", required_argument, NULL, O_IDLE},
         {"request-timeout", required_argument, NULL, O_REQ},
         {"shutdown-grace", required_argument, NULL, O_GRACE},
+        {"credentials", required_argument, NULL, O_CREDS},
         CLI_COMMON_OPTIONS,
         {NULL, 0, NULL, 0},
     };
@@ -215,6 +244,9 @@ int cmd_serve(int argc, char **argv)
             break;
         case O_GRACE:
             cfg.grace_s = (double)cli_parse_count("serve", "shutdown-grace", optarg, 3600);
+            break;
+        case O_CREDS:
+            cfg.credentials = optarg;
             break;
         default:
             if (!cli_common_option(c, optarg, usage)) cli_bad_option("serve", argv);

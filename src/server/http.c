@@ -14,7 +14,10 @@
 #include "common/buf.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "api/events.h"
+#include "api/jobs.h"
 #include "server/metrics.h"
+#include "server/model_cache.h"
 #include "server/route.h"
 
 #include <arpa/inet.h>
@@ -170,6 +173,18 @@ static enum MHD_Result answer_metrics(struct server *s, struct MHD_Connection *c
     buf_init(&b, 16 << 20);
     server_metrics_set("savor_requests_in_flight",
                        (int64_t)atomic_load_explicit(&s->inflight, memory_order_relaxed));
+    /* Gauges read from their owners at scrape time. */
+    if (s->ctx->models)
+        server_metrics_set("savor_models_loaded", (int64_t)model_cache_count(s->ctx->models));
+    if (s->ctx->jobs) server_metrics_set("savor_jobs_running", (int64_t)jobs_pending(s->ctx->jobs));
+    if (s->ctx->events) {
+        struct event_writer_stats st;
+        event_writer_stats(s->ctx->events, &st);
+        server_metrics_set("savor_events_ingested_total", (int64_t)st.events);
+        server_metrics_set("savor_entities_upserted_total", (int64_t)st.entities);
+        server_metrics_set("savor_event_commits_total", (int64_t)st.commits);
+        server_metrics_set("savor_event_commit_failures_total", (int64_t)st.failures);
+    }
     if (server_metrics_render(&b)) {
         buf_release(&b);
         struct api_error err;
