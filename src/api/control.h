@@ -12,8 +12,9 @@
 #define CONTROL_OPS(X)                                                                          \
     X(CreateDatasetGroup)                                                                       \
     X(DescribeDatasetGroup)                                                                     \
-    X(ListDatasetGroups) X(DeleteDatasetGroup) X(CreateSchema) X(DescribeSchema) X(ListSchemas) \
-        X(DeleteSchema) X(CreateDataset) X(DescribeDataset) X(ListDatasets) X(DeleteDataset)    \
+    X(ListDatasetGroups)                                                                        \
+    X(DeleteDatasetGroup) X(CreateSchema) X(DescribeSchema) X(ListSchemas) X(DeleteSchema)      \
+        X(CreateDataset) X(DescribeDataset) X(ListDatasets) X(DeleteDataset)                    \
             X(CreateDatasetImportJob) X(DescribeDatasetImportJob) X(ListDatasetImportJobs)      \
                 X(CreateSolution) X(DescribeSolution) X(ListSolutions) X(DeleteSolution)        \
                     X(CreateSolutionVersion) X(DescribeSolutionVersion) X(ListSolutionVersions) \

@@ -654,7 +654,7 @@ static void *writer_thread(void *arg)
     long t = (long)arg;
     for (int c = 0; c < CALLS; c++) {
         char user[32];
-        snprintf(user, sizeof(user), "load-%ld-%d", t, c % 3);
+        snprintf(user, sizeof(user), "load-%ld-%d", t, c);
         struct api_error err;
         if (put_events(user, "s", "i1,i2", &err) != 200) return (void *)1;
     }
@@ -681,10 +681,27 @@ static void test_group_commit(void **state)
     assert_true(s1.commits - s0.commits < WRITERS * CALLS);
     print_message("# %d PutEvents calls in %llu commits\n", WRITERS * CALLS,
                   (unsigned long long)(s1.commits - s0.commits));
-    /* Every one of them is in each user's history. */
-    json_t *r = recommend("load-0-0", 5);
-    assert_true(all_scored(r));
-    json_decref(r);
+    /* Every caller's user is in the group's map, and in their history. */
+    struct err e = ERR_INIT;
+    struct store *s;
+    assert_int_equal(store_open(F.dir, &s, &e), RC_OK);
+    struct resource d = {0};
+    assert_int_equal(store_resource_get(s, F.interactions_arn, &d, &e), RC_OK);
+    struct strmap *users = strmap_new();
+    assert_int_equal(store_idmap_load(s, d.parent_id, ID_USERS, users, &e), RC_OK);
+    for (int t = 0; t < WRITERS; t++)
+        for (int c = 0; c < CALLS; c++) {
+            char user[32];
+            uint32_t idx;
+            snprintf(user, sizeof(user), "load-%d-%d", t, c);
+            if (!strmap_get(users, user, strlen(user), &idx)) fail_msg("%s is not stored", user);
+            json_t *r = recommend(user, 5);
+            if (!all_scored(r)) fail_msg("%s: its events are not in its history", user);
+            json_decref(r);
+        }
+    strmap_free(users);
+    resource_release(&d);
+    store_close(s);
 }
 
 /* ---- PutItems / PutUsers ------------------------------------------------------ */
