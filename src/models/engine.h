@@ -136,7 +136,7 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
 /*
  * model_recommend() for many users at once (batch inference): user i's
  * answer goes to outs[i], or NULL with the reason in errs[i]. Recipes with a
- * vector form (recipe.h: user_vector, score_vectors) score 256 users per
+ * vector form (recipe.h: item_vectors, user_vector) score 256 users per
  * matrix product, a block of items at a time, each user's top-k scanning
  * the block while it is in cache; the answers are model_recommend()'s (the
  * same items, scores up to float rounding). 'filters' (may be NULL) holds

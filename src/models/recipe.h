@@ -72,20 +72,6 @@ struct recipe {
      */
     enum rc (*score_user)(void *state, const uint32_t *items, const float *w, size_t n,
                           float *scores, struct err *e);
-    /*
-     * Optional, for batch inference: recipes that score a user as the dot
-     * product of a user vector with item vectors. vector_dim() is the
-     * vectors' length for this model (0: not this model, e.g. EASE);
-     * user_vector() folds a history into vec (n may be 0: zeros);
-     * score_vectors() scores items [first, first + count) for 'nvecs'
-     * vectors at once (one matrix product), row-major into 'scores'
-     * (nvecs x count). The numbers are score_user()'s, up to float rounding.
-     */
-    uint32_t (*vector_dim)(void *state);
-    enum rc (*user_vector)(void *state, const uint32_t *items, const float *w, size_t n, float *vec,
-                           struct err *e);
-    void (*score_vectors)(void *state, const float *vecs, size_t nvecs, uint32_t first,
-                          uint32_t count, float *scores);
     /* Score every item as related to 'item' (RELATED_ITEMS recipes). */
     enum rc (*score_item)(void *state, uint32_t item, float *scores, struct err *e);
     /*
@@ -94,6 +80,17 @@ struct recipe {
      */
     enum rc (*explain)(void *state, const uint32_t *items, const float *w, size_t n,
                        uint32_t target, float *contrib, struct err *e);
+    /*
+     * Optional, for recipes whose user scores are dot products of a user
+     * vector and item vectors (score_user(j) = x . y_j): item_vectors gives
+     * the nitems x dim row-major item vectors (NULL when the loaded model
+     * is not of that form), user_vector the history's x (dim floats). The
+     * engine then finds the top items through a compact copy of the
+     * vectors and computes exact scores only where they decide the answer.
+     */
+    const float *(*item_vectors)(void *state, uint32_t *dim, uint32_t *nitems);
+    enum rc (*user_vector)(void *state, const uint32_t *items, const float *w, size_t n, float *x,
+                           struct err *e);
 };
 
 /* Find by name ("aws-sims") or ARN ("arn:aws:personalize:::recipe/aws-sims"). */

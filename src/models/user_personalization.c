@@ -202,37 +202,6 @@ static enum rc up_score_user(void *state, const uint32_t *items, const float *w,
     return rc;
 }
 
-static uint32_t up_vector_dim(void *state)
-{
-    struct up_state *s = state;
-    return s->ease.B ? 0 : s->m.factors;
-}
-
-static enum rc up_user_vector(void *state, const uint32_t *items, const float *w, size_t n,
-                              float *vec, struct err *e)
-{
-    struct up_state *s = state;
-    memset(vec, 0, (size_t)s->m.factors * sizeof(float));
-    return n ? als_fold_in_gram(&s->m, &s->ap, s->gram, items, w, n, vec, e) : RC_OK;
-}
-
-/* scores = X (nvecs x f) times the item factors of [first, first + count), transposed. */
-static void up_score_vectors(void *state, const float *vecs, size_t nvecs, uint32_t first,
-                             uint32_t count, float *scores)
-{
-    struct up_state *s = state;
-    uint32_t f = s->m.factors;
-    /* Items past the factors (none so far: the model's items are the factors' rows): no score. */
-    uint32_t known = first < s->m.nitems ? MIN(count, s->m.nitems - first) : 0;
-    if (known)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nvecs, (int)known, (int)f, 1.0f,
-                    vecs, (int)f, s->m.item_factors + (size_t)first * f, (int)f, 0.0f, scores,
-                    (int)count);
-    for (size_t u = 0; u < nvecs; u++)
-        for (uint32_t j = known; j < count; j++)
-            scores[u * count + j] = NAN;
-}
-
 static enum rc up_explain(void *state, const uint32_t *items, const float *w, size_t n,
                           uint32_t target, float *contrib, struct err *e)
 {
@@ -247,12 +216,30 @@ static enum rc up_explain(void *state, const uint32_t *items, const float *w, si
     return als_explain_gram(&s->m, &s->ap, s->gram, items, w, n, target, contrib, e);
 }
 
-#define UP_RECIPE(NAME, KIND, SUMMARY)                                                           \
-    {                                                                                            \
-        .name = NAME, .kind = KIND, .summary = SUMMARY, .params = up_params,                     \
-        .validate = check_model, .train = up_train, .supports_update = true, .load = up_load,    \
-        .unload = up_unload, .score_user = up_score_user, .vector_dim = up_vector_dim,           \
-        .user_vector = up_user_vector, .score_vectors = up_score_vectors, .explain = up_explain, \
+/* ALS scores are x_u . y_j: the engine's fast top-k path uses these (EASE's are not). */
+static const float *up_item_vectors(void *state, uint32_t *dim, uint32_t *nitems)
+{
+    struct up_state *s = state;
+    if (s->ease.B) return NULL;
+    *dim = s->m.factors;
+    *nitems = s->m.nitems;
+    return s->m.item_factors;
+}
+
+static enum rc up_user_vector(void *state, const uint32_t *items, const float *w, size_t n,
+                              float *x, struct err *e)
+{
+    struct up_state *s = state;
+    memset(x, 0, (size_t)s->m.factors * sizeof(float));
+    return n ? als_fold_in_gram(&s->m, &s->ap, s->gram, items, w, n, x, e) : RC_OK;
+}
+
+#define UP_RECIPE(NAME, KIND, SUMMARY)                                                        \
+    {                                                                                         \
+        .name = NAME, .kind = KIND, .summary = SUMMARY, .params = up_params,                  \
+        .validate = check_model, .train = up_train, .supports_update = true, .load = up_load, \
+        .unload = up_unload, .score_user = up_score_user, .explain = up_explain,              \
+        .item_vectors = up_item_vectors, .user_vector = up_user_vector,                       \
     }
 
 const struct recipe recipe_user_personalization =
