@@ -211,6 +211,19 @@ CTL_OP(DeleteSolution)
                 err, "solution version %s is deployed by a campaign; delete the campaign first",
                 vs[i].arn);
     }
+    /* Each version's batch inference jobs go with it (refused while one runs). */
+    for (size_t i = 0; i < n && !rc; i++) {
+        struct resource *bs = NULL;
+        size_t nb = 0;
+        rc = ctl_list(ctx, KIND_BATCH_INFERENCE, vs[i].id, &bs, &nb, err);
+        for (size_t k = 0; k < nb && !rc; k++)
+            if (ctl_unfinished(&bs[k]))
+                rc = ctl_in_use(err, "batch inference job %s is %s; wait for it to finish",
+                                bs[k].arn, bs[k].status);
+        for (size_t k = 0; k < nb && !rc; k++)
+            rc = ctl_delete(ctx, &bs[k], err);
+        resource_list_free(bs, nb);
+    }
     for (size_t i = 0; i < n && !rc; i++) {
         json_t *a = ctl_attrs(&vs[i]);
         const char *file = json_string_value(json_object_get(a, "modelFile"));

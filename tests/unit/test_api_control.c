@@ -609,6 +609,12 @@ static void test_batch_inference(void **state)
     assert_int_equal(n, 3);
     CALL_OK(f, "ListBatchInferenceJobs", "{\"solutionVersionArn\": \"%s\"}", ver);
     assert_int_equal(json_array_size(json_object_get(f->resp, "batchInferenceJobs")), 1);
+    /* Deleting the solution takes its versions' batch jobs with it. */
+    char *sol = xstrndup(ver, (size_t)(strrchr(ver, '/') - ver));
+    CALL_OK(f, "DeleteSolution", "{\"solutionArn\": \"%s\"}", sol);
+    CALL_FAILS(f, "ResourceNotFoundException", "batch inference job", "DescribeBatchInferenceJob",
+               "{\"batchInferenceJobArn\": \"%s\"}", job);
+    free(sol);
     free(job);
     free(in);
     free(out);
