@@ -59,9 +59,6 @@ CTL_OP(CreateBatchInferenceJob)
     if (nr && (json_integer_value(nr) < 1 || json_integer_value(nr) > BATCH_MAX_RESULTS))
         return ctl_invalid(err, "numResults %lld: expected 1 to %d",
                            (long long)json_integer_value(nr), BATCH_MAX_RESULTS);
-    if (ctl_str(req, "filterArn"))
-        return ctl_invalid(err,
-                           "filterArn: batch inference with filters is not available yet in savor");
     char *p = NULL;
     enum rc rc = ctl_confine_path(ctx, in, true, "jobInput.s3DataSource.path", &p, err);
     free(p);
@@ -90,7 +87,7 @@ CTL_OP(CreateBatchInferenceJob)
                               (json_int_t)(nr ? json_integer_value(nr) : BATCH_DEFAULT_RESULTS),
                               "jobInput", json_object_get(req, "jobInput"), "jobOutput",
                               json_object_get(req, "jobOutput"), "tags", tags);
-        static const char *const keys[] = {"roleArn", "batchInferenceJobConfig"};
+        static const char *const keys[] = {"roleArn", "batchInferenceJobConfig", "filterArn"};
         for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
             if (json_object_get(req, keys[i]))
                 json_object_set(a, keys[i], json_object_get(req, keys[i]));

@@ -1,7 +1,7 @@
 /*
  * batch.c: batch inference (batch.h): input lines split in chunks across
- * worker threads, each with its own store connection and model instance;
- * the calling thread writes finished chunks in input order.
+ * worker threads sharing one model (answering is thread-safe); the calling
+ * thread writes finished chunks in input order.
  */
 #include "common/base.h"
 #include "batch/batch.h"
@@ -12,14 +12,19 @@
 #include "filter/filter.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CHUNK_LINES 128 /* lines a worker takes at a time */
-#define AHEAD       8   /* chunks per thread that may wait to be written */
+/* OpenBLAS (not in its headers as Debian ships them without cblas.h's extras). */
+int openblas_get_num_threads(void);
+void openblas_set_num_threads(int num_threads);
+
+#define CHUNK_LINES 1024 /* lines a worker takes at a time */
+#define AHEAD       8    /* chunks per thread that may wait to be written */
 
 void batch_report_release(struct batch_report *r)
 {
@@ -72,84 +77,177 @@ static bool opt_string(json_t *o, const char *key, const char **out, char *why, 
     return true;
 }
 
-/* One output line; *failed tells whether it carries an error. */
-static char *answer_line(struct model *m, struct filter *filter, const json_t *default_values,
-                         const char *line, size_t len, size_t num_results,
-                         const struct exploration *x, bool *failed)
-{
-    *failed = true;
-    json_error_t je;
-    json_t *in = json_loadb(line, len, 0, &je);
+/* One input line on its way to an output line. */
+struct pending {
+    json_t *in;              /* the parsed input (owned), or the raw line as a string */
+    const char *user, *item; /* borrowed from 'in' */
+    const char **items;      /* itemList (owned array of borrowed strings) */
+    size_t nitems;
+    struct filter_bound *fb; /* owned */
+    json_t *answer;          /* the engine's answer (owned), NULL on error */
+    bool bad;
     char why[ERR_MSG_MAX];
-    if (!in) {
-        snprintf(why, sizeof(why), "not JSON: %s at column %d", je.text, je.column);
-        json_t *raw = json_stringn(line, len); /* NULL when not UTF-8 */
-        return line_result(raw ? raw : json_string("(input line is not UTF-8)"), NULL, why);
+};
+
+static void pending_release(struct pending *p)
+{
+    json_decref(p->in);
+    json_decref(p->answer);
+    filter_bound_free(p->fb);
+    free(p->items);
+    memset(p, 0, sizeof(*p));
+}
+
+static void fail_line(struct pending *p, const char *fmt, ...) PRINTF_LIKE(2, 3);
+static void fail_line(struct pending *p, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->why, sizeof(p->why), fmt, ap);
+    va_end(ap);
+    p->bad = true;
+}
+
+/* Parse and check one line, and bind its filter values. */
+static void prepare_line(const struct recipe *r, struct filter *filter,
+                         const json_t *default_values, const char *line, size_t len,
+                         struct pending *p)
+{
+    memset(p, 0, sizeof(*p));
+    json_error_t je;
+    p->in = json_loadb(line, len, 0, &je);
+    if (!p->in) {
+        p->in = json_stringn(line, len); /* NULL when not UTF-8 */
+        if (!p->in) p->in = json_string("(input line is not UTF-8)");
+        fail_line(p, "not JSON: %s at column %d", je.text, je.column);
+        return;
     }
-    if (!json_is_object(in)) return line_result(in, NULL, "expected a JSON object");
-    const struct recipe *r = model_recipe(m);
-    const char *user, *item;
-    if (!opt_string(in, "userId", &user, why, sizeof(why)) ||
-        !opt_string(in, "itemId", &item, why, sizeof(why)))
-        return line_result(in, NULL, why);
-    json_t *list = json_object_get(in, "itemList");
-    const char **items = NULL;
-    size_t nitems = 0;
-    bool ok = true;
+    if (!json_is_object(p->in)) {
+        fail_line(p, "expected a JSON object");
+        return;
+    }
+    if (!opt_string(p->in, "userId", &p->user, p->why, sizeof(p->why)) ||
+        !opt_string(p->in, "itemId", &p->item, p->why, sizeof(p->why))) {
+        p->bad = true;
+        return;
+    }
+    json_t *list = json_object_get(p->in, "itemList");
     if (r->kind == RECIPE_PERSONALIZED_RANKING) {
-        if (!user || !json_is_array(list) || json_array_size(list) == 0)
-            ok = snprintf(why, sizeof(why),
-                          "a personalized-ranking batch needs \"userId\" and \"itemList\" (an "
-                          "array of item IDs)") < 0;
-        else if (json_array_size(list) > BATCH_MAX_RESULTS)
-            ok = snprintf(why, sizeof(why), "itemList has %zu items; the limit is %d",
-                          json_array_size(list), BATCH_MAX_RESULTS) < 0;
-        if (ok) {
-            nitems = json_array_size(list);
-            items = xcalloc(nitems, sizeof(*items));
-            for (size_t i = 0; i < nitems && ok; i++) {
-                items[i] = json_string_value(json_array_get(list, i));
-                if (!items[i])
-                    ok = snprintf(why, sizeof(why), "itemList[%zu]: expected a string", i) < 0;
+        if (!p->user || !json_is_array(list) || json_array_size(list) == 0) {
+            fail_line(p, "a personalized-ranking batch needs \"userId\" and \"itemList\" (an "
+                         "array of item IDs)");
+            return;
+        }
+        if (json_array_size(list) > BATCH_MAX_RESULTS) {
+            fail_line(p, "itemList has %zu items; the limit is %d", json_array_size(list),
+                      BATCH_MAX_RESULTS);
+            return;
+        }
+        p->nitems = json_array_size(list);
+        p->items = xcalloc(p->nitems, sizeof(*p->items));
+        for (size_t i = 0; i < p->nitems; i++) {
+            p->items[i] = json_string_value(json_array_get(list, i));
+            if (!p->items[i]) {
+                fail_line(p, "itemList[%zu]: expected a string", i);
+                return;
             }
         }
     } else if (r->kind == RECIPE_RELATED_ITEMS) {
-        if (!item)
-            ok = snprintf(why, sizeof(why), "recipe %s needs \"itemId\" on each line", r->name) < 0;
-    } else if (!user) {
-        ok = snprintf(why, sizeof(why), "recipe %s needs \"userId\" on each line", r->name) < 0;
+        if (!p->item) {
+            fail_line(p, "recipe %s needs \"itemId\" on each line", r->name);
+            return;
+        }
+    } else if (!p->user) {
+        fail_line(p, "recipe %s needs \"userId\" on each line", r->name);
+        return;
     }
+    if (filter) {
+        struct err e = ERR_INIT;
+        json_t *fv = json_object_get(p->in, "filterValues");
+        if (filter_bind(filter, fv ? fv : default_values, &p->fb, &e)) fail_line(p, "%s", e.msg);
+    }
+}
+
+/* Answer one prepared line on its own. */
+static void answer_one(struct model *m, size_t num_results, const struct exploration *x,
+                       struct pending *p)
+{
     struct err e = ERR_INIT;
-    struct filter_bound *fb = NULL;
-    if (ok && filter) {
-        json_t *fv = json_object_get(in, "filterValues");
-        ok = filter_bind(filter, fv ? fv : default_values, &fb, &e) == RC_OK;
-        if (!ok) snprintf(why, sizeof(why), "%s", e.msg);
+    const struct recipe *r = model_recipe(m);
+    enum rc rc = r->kind == RECIPE_PERSONALIZED_RANKING
+                     ? model_rank(m, p->user, p->items, p->nitems, false, p->fb, &p->answer, &e)
+                     : model_recommend(m, p->user, r->kind == RECIPE_RELATED_ITEMS ? p->item : NULL,
+                                       num_results, false, x, p->fb, &p->answer, &e);
+    if (rc) fail_line(p, "%s", e.msg);
+}
+
+/* The output line of a prepared and answered line; *failed tells whether it is an error. */
+static char *finish_line(struct pending *p, bool *failed)
+{
+    *failed = p->bad;
+    json_t *in = p->in;
+    p->in = NULL;
+    if (p->bad) return line_result(in, NULL, p->why);
+    return line_result(in, batch_output(p->answer), NULL);
+}
+
+/*
+ * Answer lines [0, n) into 'out' (output lines); returns how many are
+ * errors. The users of user recipes are scored together
+ * (model_recommend_many()).
+ */
+static size_t answer_lines(struct model *m, struct filter *filter, const json_t *default_values,
+                           const char *const *lines, const size_t *lens, size_t n,
+                           size_t num_results, const struct exploration *x, char **out)
+{
+    const struct recipe *r = model_recipe(m);
+    struct pending *p = xcalloc(n ? n : 1, sizeof(*p));
+    for (size_t i = 0; i < n; i++)
+        prepare_line(r, filter, default_values, lines[i], lens[i], &p[i]);
+    if (r->kind == RECIPE_USER_PERSONALIZATION || r->kind == RECIPE_POPULAR_ITEMS) {
+        const char **users = xcalloc(n ? n : 1, sizeof(*users));
+        const struct filter_bound **fbs = xcalloc(n ? n : 1, sizeof(*fbs));
+        size_t *which = xcalloc(n ? n : 1, sizeof(*which)), k = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (p[i].bad) continue;
+            users[k] = p[i].user;
+            fbs[k] = p[i].fb;
+            which[k++] = i;
+        }
+        json_t **answers = xcalloc(k ? k : 1, sizeof(*answers));
+        struct err *errs = xcalloc(k ? k : 1, sizeof(*errs));
+        model_recommend_many(m, users, k, num_results, x, fbs, answers, errs);
+        for (size_t i = 0; i < k; i++) {
+            p[which[i]].answer = answers[i];
+            if (!answers[i]) fail_line(&p[which[i]], "%s", errs[i].msg);
+        }
+        free(answers);
+        free(errs);
+        free(users);
+        free(fbs);
+        free(which);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            if (!p[i].bad) answer_one(m, num_results, x, &p[i]);
     }
-    json_t *answer = NULL;
-    if (ok) {
-        enum rc rc = r->kind == RECIPE_PERSONALIZED_RANKING
-                         ? model_rank(m, user, items, nitems, false, fb, &answer, &e)
-                         : model_recommend(m, user, r->kind == RECIPE_RELATED_ITEMS ? item : NULL,
-                                           num_results, false, x, fb, &answer, &e);
-        ok = rc == RC_OK;
-        if (!ok) snprintf(why, sizeof(why), "%s", e.msg);
+    size_t errors = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool failed;
+        out[i] = finish_line(&p[i], &failed);
+        errors += failed;
+        pending_release(&p[i]);
     }
-    filter_bound_free(fb);
-    free(items);
-    if (!ok) return line_result(in, NULL, why);
-    json_t *out = batch_output(answer);
-    json_decref(answer);
-    *failed = false;
-    return line_result(in, out, NULL);
+    free(p);
+    return errors;
 }
 
 char *batch_answer_line(struct model *m, struct filter *filter, const json_t *default_values,
                         const char *line, size_t len, size_t num_results,
                         const struct exploration *x)
 {
-    bool failed;
-    return answer_line(m, filter, default_values, line, len, num_results, x, &failed);
+    char *out;
+    answer_lines(m, filter, default_values, &line, &len, 1, num_results, x, &out);
+    return out;
 }
 
 /* ---- Paths ---------------------------------------------------------------- */
@@ -215,7 +313,6 @@ struct job {
 
 struct worker {
     struct job *job;
-    struct store *store;
     struct model *model;
     pthread_t tid;
 };
@@ -243,14 +340,14 @@ static void *work(void *arg)
         size_t first = c * CHUNK_LINES;
         ch->n = MIN(CHUNK_LINES, j->nlines - first);
         ch->lines = xcalloc(ch->n, sizeof(char *));
-        for (size_t i = 0; i < ch->n && !cancelled(j); i++) {
-            size_t k = first + i;
-            bool failed;
-            ch->lines[i] =
-                answer_line(w->model, j->filter, j->default_values, j->text + j->starts[k],
-                            j->lens[k], j->num_results, &j->r->exploration, &failed);
-            ch->errors += failed;
-        }
+        const char **lines = xcalloc(ch->n, sizeof(*lines));
+        for (size_t i = 0; i < ch->n; i++)
+            lines[i] = j->text + j->starts[first + i];
+        if (!cancelled(j))
+            ch->errors =
+                answer_lines(w->model, j->filter, j->default_values, lines, j->lens + first, ch->n,
+                             j->num_results, &j->r->exploration, ch->lines);
+        free(lines);
         pthread_mutex_lock(&j->lock);
         ch->done = true;
         if (cancelled(j)) j->stop = true;
@@ -329,8 +426,8 @@ enum rc batch_run(const struct batch_request *r, struct batch_report *rep, struc
     int nthreads = r->threads > 0 ? r->threads : cpu_count();
     struct worker *ws = xcalloc((size_t)nthreads, sizeof(*ws));
     int started = 0, fd = -1;
-    struct store *main_store = NULL;
-    struct model *probe = NULL;
+    struct store *store = NULL;
+    struct model *model = NULL;
     enum rc rc = local_path("input", r->input, &in_path, e);
     if (!rc) rc = local_path("output", r->output, &out_arg, e);
     if (!rc) rc = read_all(in_path, &text, &text_len, e);
@@ -338,12 +435,12 @@ enum rc batch_run(const struct batch_request *r, struct batch_report *rep, struc
     out_path = output_file(out_arg, in_path);
 
     /* The version, its dataset group and the filter, checked before any work. */
-    if ((rc = store_open(r->data_dir, &main_store, e)) ||
-        (rc = model_open_version(main_store, r->version_arn, &probe, e)))
+    if ((rc = store_open(r->data_dir, &store, e)) ||
+        (rc = model_open_version(store, r->version_arn, &model, e)))
         goto out;
     if (r->filter_expression) {
-        char *group = model_dataset_group(probe);
-        rc = group ? filter_compile_text(main_store, group, r->filter_expression, &j.filter, e)
+        char *group = model_dataset_group(model);
+        rc = group ? filter_compile_text(store, group, r->filter_expression, &j.filter, e)
                    : err_set(e, RC_INVALID_INPUT, "%s: the model names no dataset group",
                              r->version_arn);
         free(group);
@@ -388,21 +485,13 @@ enum rc batch_run(const struct batch_request *r, struct batch_report *rep, struc
         goto out;
     }
 
-    /* One store connection and model instance per worker (answering uses scratch buffers). */
     if ((size_t)nthreads > j.nchunks) nthreads = j.nchunks ? (int)j.nchunks : 1;
+    /* The workers are the parallelism: one OpenBLAS thread per call, as the server does. */
+    int saved_blas = openblas_get_num_threads();
+    openblas_set_num_threads(1);
     for (int t = 0; t < nthreads; t++) {
         ws[t].job = &j;
-        if (t == 0) {
-            ws[t].store = main_store;
-            ws[t].model = probe;
-            main_store = NULL;
-            probe = NULL;
-        } else if ((rc = store_open(r->data_dir, &ws[t].store, e)) ||
-                   (rc = model_open_version(ws[t].store, r->version_arn, &ws[t].model, e))) {
-            goto out;
-        }
-    }
-    for (int t = 0; t < nthreads; t++) {
+        ws[t].model = model;
         if (pthread_create(&ws[t].tid, NULL, work, &ws[t]) != 0) {
             rc = err_set(e, RC_INTERNAL, "cannot start a batch thread");
             break;
@@ -443,6 +532,7 @@ enum rc batch_run(const struct batch_request *r, struct batch_report *rep, struc
         progress_update(&pg, rep->lines, rep->lines);
     }
     progress_end(&pg, rep->lines, rep->lines);
+    openblas_set_num_threads(saved_blas > 0 ? saved_blas : 1);
     if (!rc && fsync(fd) != 0) rc = err_set(e, RC_IO, "%s: %s", out_path, strerror(errno));
     if (!rc && close(fd) != 0) rc = err_set(e, RC_IO, "%s: %s", out_path, strerror(errno));
     if (!rc) fd = -1;
@@ -460,10 +550,6 @@ out:
     pthread_mutex_unlock(&j.lock);
     for (int t = 0; t < started; t++)
         pthread_join(ws[t].tid, NULL);
-    for (int t = 0; t < nthreads; t++) {
-        model_close(ws[t].model);
-        store_close(ws[t].store);
-    }
     for (size_t c = 0; c < j.nchunks; c++) {
         for (size_t i = 0; j.chunks[c].lines && i < j.chunks[c].n; i++)
             free(j.chunks[c].lines[i]);
@@ -477,8 +563,8 @@ out:
     VEC_FREE(&lens);
     filter_free(j.filter);
     json_decref(j.default_values);
-    model_close(probe);
-    store_close(main_store);
+    model_close(model);
+    store_close(store);
     pthread_mutex_destroy(&j.lock);
     pthread_cond_destroy(&j.cond);
     free(text);

@@ -1410,6 +1410,28 @@ static enum rc filter_request_apply(struct model *m, const struct filter_bound *
     return rc;
 }
 
+static enum rc select_top(struct model *m, const struct history *hp, const float *scores,
+                          const char *user_id, uint32_t current_item, size_t n, bool explain,
+                          const struct exploration *x, const struct filter_bound *filter,
+                          json_t **out, struct err *e);
+
+#define SELECT_BLOCK 32 /* items select_top() tests at once against the heap's worst */
+
+/* Whether any of SELECT_BLOCK scores is >= t (NaN is not), four at a time (SSE2). */
+static bool any_at_least(const float *scores, float t)
+{
+    typedef float v4f __attribute__((vector_size(16)));
+    typedef int32_t v4i __attribute__((vector_size(16)));
+    v4f tv = {t, t, t, t};
+    v4i acc = {0, 0, 0, 0};
+    for (int k = 0; k < SELECT_BLOCK; k += 4) {
+        v4f v;
+        memcpy(&v, scores + k, sizeof(v));
+        acc |= v >= tv;
+    }
+    return (acc[0] | acc[1] | acc[2] | acc[3]) != 0;
+}
+
 enum rc model_recommend(struct model *m, const char *user_id, const char *item_id, size_t n,
                         bool explain, const struct exploration *x,
                         const struct filter_bound *filter, json_t **out, struct err *e)
@@ -1462,21 +1484,47 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
             return rc;
         }
     }
+    rc = select_top(m, &h, scores, user_id, current_item, n, explain, x, filter, out, e);
+    free(scores);
+    history_release(&h);
+    return rc;
+}
+
+/*
+ * The second half of a recommendation: the filter's verdict, the best n of
+ * 'scores' by ranked_cmp among the candidates, exploration, and the JSON.
+ */
+static enum rc select_top(struct model *m, const struct history *hp, const float *scores,
+                          const char *user_id, uint32_t current_item, size_t n, bool explain,
+                          const struct exploration *x, const struct filter_bound *filter,
+                          json_t **out, struct err *e)
+{
+    const struct recipe *r = m->recipe;
+    const struct history h = *hp;
+    enum rc rc;
     struct filter_verdict allowed = {0};
-    if (filter && (rc = filter_request_apply(m, filter, user_id, current_item, &h, &allowed, e))) {
-        history_release(&h);
-        free(scores);
+    if (filter && (rc = filter_request_apply(m, filter, user_id, current_item, &h, &allowed, e)))
         return rc;
-    }
     struct ranked *heap = xcalloc(n ? n : 1, sizeof(*heap));
     size_t len = 0;
-    for (uint32_t j = 0; j < m->nitems && n; j++) {
-        /* Only items with interaction data are candidates (never an item no dataset has). */
-        if (!is_candidate(m, j) || scores[j] == -INFINITY) continue;
-        /* Filtered here, not after: the list stays full when enough items pass. */
-        if (filter && !filter_allows(&allowed, j)) continue;
-        struct ranked c = {j, scores[j], !isnan(scores[j])};
-        heap_push(heap, &len, n, c, m->popularity);
+    for (uint32_t b = 0; b < m->nitems && n; b += SELECT_BLOCK) {
+        uint32_t end = MIN(m->nitems, b + SELECT_BLOCK);
+        /*
+         * Once the heap is full of scored items, most items lose to its worst on
+         * the score alone: test a block at once (vectorized) and skip it whole.
+         */
+        if (len == n && heap[0].scored && end - b == SELECT_BLOCK &&
+            !any_at_least(scores + b, heap[0].score))
+            continue;
+        for (uint32_t j = b; j < end; j++) {
+            if (len == n && heap[0].scored && !(scores[j] >= heap[0].score)) continue;
+            /* Only items with interaction data are candidates (never an item no dataset has). */
+            if (!is_candidate(m, j) || scores[j] == -INFINITY) continue;
+            /* Filtered here, not after: the list stays full when enough items pass. */
+            if (filter && !filter_allows(&allowed, j)) continue;
+            struct ranked c = {j, scores[j], !isnan(scores[j])};
+            heap_push(heap, &len, n, c, m->popularity);
+        }
     }
     qsort_r(heap, len, sizeof(*heap), ranked_qsort, (void *)m->popularity);
     /* Exploration is for user-personalization, as itemExplorationConfig is in Personalize. */
@@ -1495,10 +1543,70 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
     if (final != heap) free(final);
     free(explored);
     free(heap);
-    free(scores);
-    history_release(&h);
     filter_verdict_release(&allowed);
     *out = json_pack("{s:o}", "itemList", list);
+    return RC_OK;
+}
+
+/* Users scored together by model_recommend_many() (one matrix product each). */
+#define SCORE_BATCH 128
+
+enum rc model_recommend_many(struct model *m, const char *const *user_ids, size_t nusers, size_t n,
+                             const struct exploration *x, const struct filter_bound *const *filters,
+                             json_t **outs, struct err *errs)
+{
+    const struct recipe *r = m->recipe;
+    if (r->kind == RECIPE_RELATED_ITEMS || !r->score_users) {
+        for (size_t u = 0; u < nusers; u++)
+            if (model_recommend(m, user_ids[u], NULL, n, false, x, filters ? filters[u] : NULL,
+                                &outs[u], &errs[u]))
+                outs[u] = NULL;
+        return RC_OK;
+    }
+    size_t ni = m->nitems ? m->nitems : 1;
+    float *scores = xmallocarray(SCORE_BATCH * ni, sizeof(float));
+    struct history h[SCORE_BATCH];
+    size_t off[SCORE_BATCH + 1];
+    for (size_t first = 0; first < nusers; first += SCORE_BATCH) {
+        size_t b = MIN(SCORE_BATCH, nusers - first), total = 0;
+        for (size_t u = 0; u < b; u++) {
+            user_history(m, user_ids[first + u], &h[u]);
+            total += h[u].n;
+        }
+        /* The histories side by side; users without one get popular items (NaN scores). */
+        uint32_t *items = xmallocarray(total ? total : 1, sizeof(uint32_t));
+        float *w = xmallocarray(total ? total : 1, sizeof(float));
+        off[0] = 0;
+        for (size_t u = 0; u < b; u++) {
+            memcpy(items + off[u], h[u].items, h[u].n * sizeof(uint32_t));
+            memcpy(w + off[u], h[u].w, h[u].n * sizeof(float));
+            off[u + 1] = off[u] + h[u].n;
+        }
+        struct err e = ERR_INIT;
+        enum rc rc = r->score_users(m->state, items, w, off, b, scores, &e);
+        free(items);
+        free(w);
+        for (size_t u = 0; u < b; u++) {
+            size_t k = first + u;
+            float *row = scores + u * ni;
+            outs[k] = NULL;
+            if (rc) {
+                errs[k] = e;
+            } else if (!user_ids[k]) {
+                err_set(&errs[k], RC_INVALID_INPUT,
+                        "recipe %s recommends items for a user: give a user ID", r->name);
+            } else {
+                if (h[u].n == 0 && r->kind != RECIPE_POPULAR_ITEMS)
+                    for (uint32_t j = 0; j < m->nitems; j++)
+                        row[j] = NAN;
+                if (select_top(m, &h[u], row, user_ids[k], UINT32_MAX, n, false, x,
+                               filters ? filters[k] : NULL, &outs[k], &errs[k]))
+                    outs[k] = NULL;
+            }
+            history_release(&h[u]);
+        }
+    }
+    free(scores);
     return RC_OK;
 }
 

@@ -169,6 +169,18 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
                         const struct filter_bound *filter, json_t **out, struct err *e);
 
 /*
+ * model_recommend() for many users at once (batch inference): user i's
+ * answer goes to outs[i], or NULL with the reason in errs[i]. Recipes with
+ * score_users() score the users in groups, with one matrix product per
+ * group; the answers are model_recommend()'s (up to float rounding). 'filters' (may be
+ * NULL) holds one bound filter (or NULL) per user. Returns RC_OK; failures
+ * are per user.
+ */
+enum rc model_recommend_many(struct model *m, const char *const *user_ids, size_t nusers, size_t n,
+                             const struct exploration *x, const struct filter_bound *const *filters,
+                             json_t **outs, struct err *errs);
+
+/*
  * GetPersonalizedRanking: 'items' reordered for 'user_id'; items the model
  * does not know go last, without a score. Items 'filter' (may be NULL)
  * does not allow are left out, as Personalize does.

@@ -72,6 +72,14 @@ struct recipe {
      */
     enum rc (*score_user)(void *state, const uint32_t *items, const float *w, size_t n,
                           float *scores, struct err *e);
+    /*
+     * Optional: score_user() for 'nusers' users at once (batch inference).
+     * User u's history is items/w[off[u] .. off[u + 1]); its scores go to
+     * row u of 'scores' (nusers x nitems, row-major). score_user()'s
+     * numbers up to float rounding, faster.
+     */
+    enum rc (*score_users)(void *state, const uint32_t *items, const float *w, const size_t *off,
+                           size_t nusers, float *scores, struct err *e);
     /* Score every item as related to 'item' (RELATED_ITEMS recipes). */
     enum rc (*score_item)(void *state, uint32_t item, float *scores, struct err *e);
     /*

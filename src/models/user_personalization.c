@@ -202,6 +202,31 @@ static enum rc up_score_user(void *state, const uint32_t *items, const float *w,
     return rc;
 }
 
+static enum rc up_score_users(void *state, const uint32_t *items, const float *w, const size_t *off,
+                              size_t nusers, float *scores, struct err *e)
+{
+    struct up_state *s = state;
+    enum rc rc = RC_OK;
+    if (s->ease.B) {
+        for (size_t u = 0; u < nusers; u++)
+            ease_score(&s->ease, items + off[u], w + off[u], off[u + 1] - off[u],
+                       scores + u * s->ease.nitems);
+        return RC_OK;
+    }
+    /* Fold each user in, then all their scores in one product: X (users x f) times Y^T. */
+    uint32_t f = s->m.factors;
+    float *x = xcalloc(nusers * f, sizeof(float));
+    for (size_t u = 0; u < nusers && !rc; u++)
+        if (off[u + 1] > off[u])
+            rc = als_fold_in_gram(&s->m, &s->ap, s->gram, items + off[u], w + off[u],
+                                  off[u + 1] - off[u], x + u * f, e);
+    if (!rc)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nusers, (int)s->m.nitems, (int)f,
+                    1.0f, x, (int)f, s->m.item_factors, (int)f, 0.0f, scores, (int)s->m.nitems);
+    free(x);
+    return rc;
+}
+
 static enum rc up_explain(void *state, const uint32_t *items, const float *w, size_t n,
                           uint32_t target, float *contrib, struct err *e)
 {
@@ -220,7 +245,8 @@ static enum rc up_explain(void *state, const uint32_t *items, const float *w, si
     {                                                                                         \
         .name = NAME, .kind = KIND, .summary = SUMMARY, .params = up_params,                  \
         .validate = check_model, .train = up_train, .supports_update = true, .load = up_load, \
-        .unload = up_unload, .score_user = up_score_user, .explain = up_explain,              \
+        .unload = up_unload, .score_user = up_score_user, .score_users = up_score_users,      \
+        .explain = up_explain,                                                                \
     }
 
 const struct recipe recipe_user_personalization =
