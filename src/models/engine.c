@@ -1347,7 +1347,12 @@ static size_t explore(const struct model *m, const struct exploration *x, const 
 {
     size_t slots = (size_t)floor((double)n * x->weight / 2.0 + 0.5);
     if (slots > n) slots = n;
-    struct explore_cand *c = xcalloc(m->nitems ? m->nitems : 1, sizeof(*c));
+    /*
+     * The 'slots' first candidates in explore_cmp order, kept in a max-heap
+     * (root: the last of them), so a request costs O(items log slots), not a
+     * sort of every young item.
+     */
+    struct explore_cand *c = xcalloc(slots ? slots : 1, sizeof(*c));
     size_t nc = 0;
     int64_t since = m->newest - (int64_t)(x->age_cutoff_days * 86400.0);
     bool *listed = xcalloc(m->nitems ? m->nitems : 1, sizeof(bool));
@@ -1355,9 +1360,25 @@ static size_t explore(const struct model *m, const struct exploration *x, const 
         listed[list[k].item] = true;
     for (uint32_t j = 0; j < m->nitems && slots; j++) {
         if (m->item_created[j] == INT64_MIN || m->item_created[j] < since) continue;
+        struct explore_cand cand = {j, m->popularity[j], m->item_created[j]};
+        if (nc == slots && (cand.pop > c[0].pop || explore_cmp(&cand, &c[0]) >= 0)) continue;
         if (listed[j] || in_history(h, j)) continue;
         if (allowed && !filter_allows(allowed, j)) continue;
-        c[nc++] = (struct explore_cand){j, m->popularity[j], m->item_created[j]};
+        size_t i;
+        if (nc < slots) {
+            for (i = nc++; i > 0 && explore_cmp(&cand, &c[(i - 1) / 2]) > 0; i = (i - 1) / 2)
+                c[i] = c[(i - 1) / 2];
+        } else {
+            for (i = 0;;) {
+                size_t l = 2 * i + 1, r = l + 1, w = l;
+                if (l >= nc) break;
+                if (r < nc && explore_cmp(&c[r], &c[l]) > 0) w = r;
+                if (explore_cmp(&c[w], &cand) <= 0) break;
+                c[i] = c[w];
+                i = w;
+            }
+        }
+        c[i] = cand;
     }
     free(listed);
     qsort(c, nc, sizeof(*c), explore_cmp);
