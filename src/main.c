@@ -21,6 +21,7 @@ static const struct command commands[] = {
     {"recommend", cmd_recommend, "recommendations for a user or related to an item (JSON)"},
     {"rank", cmd_rank, "rerank items for a user (JSON)"},
     {"batch", cmd_batch, "batch inference: JSON Lines of requests to JSON Lines of answers"},
+    {"eval", cmd_eval, "compare recipes and settings offline: metrics table, JSON, SVG chart"},
 };
 
 static void print_usage(FILE *out)

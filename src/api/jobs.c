@@ -130,7 +130,7 @@ static enum rc run_training(struct store *s, struct job *jb, struct err *e)
     json_t *va = NULL, *sa = NULL;
     struct param_kv *kv = NULL;
     size_t nkv = 0;
-    char *done_arn = NULL;
+    char *done_arn = NULL, *hpo = NULL, *automl = NULL;
     enum rc rc = store_resource_get(s, jb->arn, &ver, e);
     if (!rc) rc = store_resource_get_id(s, ver.parent_id, &sol, e);
     if (!rc) rc = store_resource_get_id(s, sol.parent_id, &group, e);
@@ -149,13 +149,21 @@ static enum rc run_training(struct store *s, struct job *jb, struct err *e)
     r.update = mode && strcmp(mode, "UPDATE") == 0;
     r.version_arn = jb->arn;
     r.cancel = &jb->cancel;
-    if (!r.recipe) {
-        rc = err_set(e, RC_INTERNAL, "solution %s has no recipeArn", sol.arn);
-        goto out;
-    }
+    /* HPO and AutoML (eval/): the solution's flags and configurations as JSON texts. */
+    r.perform_hpo = json_is_true(json_object_get(sa, "performHPO"));
+    r.perform_automl = json_is_true(json_object_get(sa, "performAutoML"));
+    const json_t *cfg = json_object_get(sa, "solutionConfig");
+    if (json_object_get(cfg, "hpoConfig"))
+        hpo = json_dumps(json_object_get(cfg, "hpoConfig"), JSON_COMPACT);
+    if (json_object_get(cfg, "autoMLConfig"))
+        automl = json_dumps(json_object_get(cfg, "autoMLConfig"), JSON_COMPACT);
+    r.hpo_config = hpo;
+    r.automl_config = automl;
     rc = engine_train(s, &r, &done_arn, e);
 out:
     free(done_arn);
+    free(hpo);
+    free(automl);
     free(kv);
     json_decref(va);
     json_decref(sa);

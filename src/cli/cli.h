@@ -31,6 +31,7 @@ int cmd_demo(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_recommend(int argc, char **argv);
 int cmd_rank(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 int cmd_batch(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 

@@ -459,6 +459,13 @@ static void test_workflow(void **state)
     CALL_OK(f, "GetSolutionMetrics", "{\"solutionVersionArn\": \"%s\"}", ver);
     assert_string_equal(json_string_value(json_object_get(f->resp, "solutionVersionArn")), ver);
     assert_true(json_is_object(json_object_get(f->resp, "metrics")));
+    /* Offline metrics computed at training (eval/), in Personalize's names. */
+    json_t *p10 = json_object_get(json_object_get(f->resp, "metrics"), "precision_at_10");
+    assert_true(json_is_real(p10));
+    assert_true(json_real_value(p10) >= 0 && json_real_value(p10) <= 1);
+    assert_non_null(json_object_get(json_object_get(f->resp, "metrics"),
+                                    "normalized_discounted_cumulative_gain_at_10"));
+
     CALL_OK(f, "DescribeSolution", "{\"solutionArn\": \"%.*s\"}", (int)(strrchr(ver, '/') - ver),
             ver);
     json_t *sol = json_object_get(f->resp, "solution");
@@ -602,6 +609,12 @@ static void test_batch_inference(void **state)
     assert_int_equal(n, 3);
     CALL_OK(f, "ListBatchInferenceJobs", "{\"solutionVersionArn\": \"%s\"}", ver);
     assert_int_equal(json_array_size(json_object_get(f->resp, "batchInferenceJobs")), 1);
+    /* Deleting the solution takes its versions' batch jobs with it. */
+    char *sol = xstrndup(ver, (size_t)(strrchr(ver, '/') - ver));
+    CALL_OK(f, "DeleteSolution", "{\"solutionArn\": \"%s\"}", sol);
+    CALL_FAILS(f, "ResourceNotFoundException", "batch inference job", "DescribeBatchInferenceJob",
+               "{\"batchInferenceJobArn\": \"%s\"}", job);
+    free(sol);
     free(job);
     free(in);
     free(out);
@@ -725,6 +738,44 @@ static void test_stop_and_recovery(void **state)
     free(ds);
 }
 
+static void test_automl(void **state)
+{
+    struct fx *f = *state;
+    char *g, *ds;
+    import_ready(f, "auto", &g, &ds);
+    CALL_FAILS(f, "InvalidInputException", "recipeList", "CreateSolution",
+               "{\"name\": \"a0\", \"datasetGroupArn\": \"%s\", \"performAutoML\": true, "
+               "\"recipeArn\": \"" RECIPE_POP "\"}",
+               g);
+    CALL_FAILS(f, "ResourceNotFoundException", "aws-nope", "CreateSolution",
+               "{\"name\": \"a0\", \"datasetGroupArn\": \"%s\", \"performAutoML\": true, "
+               "\"solutionConfig\": {\"autoMLConfig\": {\"recipeList\": "
+               "[\"arn:aws:personalize:::recipe/aws-nope\"]}}}",
+               g);
+    CALL_OK(f, "CreateSolution",
+            "{\"name\": \"auto-s\", \"datasetGroupArn\": \"%s\", \"performAutoML\": true, "
+            "\"solutionConfig\": {\"autoMLConfig\": {\"recipeList\": [\"" RECIPE_POP
+            "\", \"" RECIPE_UP "\"]}}}",
+            g);
+    char *sol = get2(f, "solutionArn", NULL);
+    CALL_OK(f, "CreateSolutionVersion", "{\"solutionArn\": \"%s\"}", sol);
+    char *ver = get2(f, "solutionVersionArn", NULL);
+    jobs_wait_idle(f->ctx.jobs);
+    CALL_OK(f, "DescribeSolutionVersion", "{\"solutionVersionArn\": \"%s\"}", ver);
+    json_t *v = json_object_get(f->resp, "solutionVersion");
+    assert_string_equal(json_string_value(json_object_get(v, "status")), "ACTIVE");
+    assert_true(json_is_true(json_object_get(v, "performAutoML")));
+    CALL_OK(f, "DescribeSolution", "{\"solutionArn\": \"%s\"}", sol);
+    const char *best = json_string_value(json_object_get(
+        json_object_get(json_object_get(f->resp, "solution"), "autoMLResult"), "bestRecipeArn"));
+    assert_non_null(best);
+    assert_true(strcmp(best, RECIPE_POP) == 0 || strcmp(best, RECIPE_UP) == 0);
+    free(sol);
+    free(ver);
+    free(g);
+    free(ds);
+}
+
 static void test_unsupported(void **state)
 {
     UNUSED(state);
@@ -750,6 +801,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batch_inference, setup, teardown),
         cmocka_unit_test_setup_teardown(test_recipes_and_tags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_and_recovery, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_automl, setup, teardown),
         cmocka_unit_test(test_unsupported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
