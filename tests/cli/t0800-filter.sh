@@ -8,7 +8,7 @@ PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 
 D=$(new_data_dir)
-check "savor demo (small)" "$SAVOR" demo --data-dir "$D" --users 300 --items 100 --creators 20 --events 8000
+check "savor demo (small)" "$SAVOR" demo --no-serve --data-dir "$D" --users 300 --items 100 --creators 20 --events 8000
 V=$(sed -n 's/.*--solution-version \([^ ]*demo-user-personalization[^ ]*\) .*/\1/p' "$TMP/out")
 VS=$(sed -n 's/.*--solution-version \([^ ]*demo-sims[^ ]*\) .*/\1/p' "$TMP/out")
 CSV=$D/demo-csv
