@@ -667,13 +667,18 @@ struct model {
     int64_t newest;
     /*
      * For recipes with dot-product scores (recipe.h item_vectors): the item
-     * vectors, and an int8 copy with a scale per item, in blocks of
-     * Q8_BLOCK items: coordinate d of item j is q8[((j / 16) * dim + d) * 16
-     * + j % 16] * q8_scale[j], so one vector load holds d for 16 items. The
-     * last block is padded with zero items.
+     * vectors, and an int8 copy with a scale per item (y_jd ~ q_jd *
+     * q8_scale[j]) laid out for AVX-512 VNNI: blocks of Q8_BLOCK items,
+     * within a block groups of 4 coordinates, 64 bytes per group (item l's 4
+     * bytes at l * 4). Coordinate d of item j is at q8[((j / 16) * groups +
+     * d / 4) * 64 + (j % 16) * 4 + d % 4]. Padding items and coordinates are
+     * zero. q8_sum[j] = sum_d q_jd, q8_abs[j] = sum_d |q_jd|.
      */
     const float *vecs;
-    uint32_t dim;
+    uint32_t dim, groups;
+    int8_t *q8;
+    float *q8_scale; /* nitems rounded up to Q8_BLOCK, as the two below */
+    int32_t *q8_sum, *q8_abs;
     uint32_t *pop_order; /* every item, most popular first (then lower index) */
     /* Exploration candidates in explore_cmp order, per age cut-off (explore_order()). */
     pthread_mutex_t explore_mu;
@@ -683,8 +688,6 @@ struct model {
         size_t n;
     } explore_orders[4];
     size_t nexplore_orders;
-    int8_t *q8;
-    float *q8_scale; /* nitems rounded up to Q8_BLOCK */
 };
 
 const struct recipe *model_recipe(const struct model *m)
@@ -724,6 +727,8 @@ void model_close(struct model *m)
     pthread_rwlock_destroy(&m->recent.lock);
     free(m->q8);
     free(m->q8_scale);
+    free(m->q8_sum);
+    free(m->q8_abs);
     free(m->pop_order);
     for (size_t k = 0; k < m->nexplore_orders; k++)
         free(m->explore_orders[k].items);
@@ -775,8 +780,11 @@ static void quantize_vectors(struct model *m)
     size_t nb = ((size_t)n + Q8_BLOCK - 1) / Q8_BLOCK;
     m->vecs = v;
     m->dim = dim;
-    m->q8 = xcalloc(nb * dim * Q8_BLOCK + 1, 1);
+    m->groups = (dim + 3) / 4;
+    m->q8 = xcalloc(nb * m->groups * 64 + 1, 1);
     m->q8_scale = xcalloc(nb * Q8_BLOCK + 1, sizeof(float));
+    m->q8_sum = xcalloc(nb * Q8_BLOCK + 1, sizeof(int32_t));
+    m->q8_abs = xcalloc(nb * Q8_BLOCK + 1, sizeof(int32_t));
     for (uint32_t j = 0; j < n; j++) {
         const float *y = v + (size_t)j * dim;
         float mx = 0;
@@ -784,9 +792,13 @@ static void quantize_vectors(struct model *m)
             mx = fmaxf(mx, fabsf(y[d]));
         float scale = mx > 0 ? mx / 127.0f : 0;
         m->q8_scale[j] = scale;
-        int8_t *q = m->q8 + (size_t)(j / Q8_BLOCK) * dim * Q8_BLOCK + j % Q8_BLOCK;
-        for (uint32_t d = 0; scale > 0 && d < dim; d++)
-            q[(size_t)d * Q8_BLOCK] = (int8_t)lrintf(y[d] / scale);
+        int8_t *q = m->q8 + (size_t)(j / Q8_BLOCK) * m->groups * 64 + (j % Q8_BLOCK) * 4;
+        for (uint32_t d = 0; scale > 0 && d < dim; d++) {
+            int8_t b = (int8_t)lrintf(y[d] / scale);
+            q[(size_t)(d / 4) * 64 + d % 4] = b;
+            m->q8_sum[j] += b;
+            m->q8_abs[j] += b < 0 ? -b : b;
+        }
     }
 }
 
@@ -1393,51 +1405,75 @@ static enum rc filter_request_apply(struct model *m, const struct filter_bound *
 /* ---- Top-k through the int8 item vectors ------------------------------------ */
 
 /*
- * ub[j] = (q8 item j . x) * scale_j + slack * scale_j for every item (ub has
- * room for whole blocks): an upper bound of item j's score (fast_scores).
+ * Upper bounds of every item's score x . y_j (ub has room for whole
+ * blocks). x is rounded to 8 bits too: x_d = sx * (xq_d + f_d) and y_jd =
+ * s_j * (q_jd + e_jd) with |e|, |f| <= 1/2, so x . y_j = s_j sx (q_j . xq +
+ * q_j . f + e . xq + e . f), and
+ *   |x . y_j - s_j sx (q_j . xq)| <= s_j sx (|q_j|_1 / 2 + |xq|_1 / 2 + dim / 4).
+ * The integer products are exact (VNNI: unsigned xq + 128 times signed q,
+ * minus 128 * sum_d q_jd); one more s_j sx and a relative 1e-5 cover the
+ * float rounding of x, of the bound and of the exact score itself.
  */
-__attribute__((target("avx512f"))) static void
-upper_bounds_avx512(const struct model *m, const float *x, float slack, float *ub)
+__attribute__((target("avx512f,avx512vnni"))) static void
+upper_bounds_vnni(const struct model *m, const float *x, float *ub)
 {
-    uint32_t dim = m->dim;
-    size_t nb = ((size_t)m->nitems + Q8_BLOCK - 1) / Q8_BLOCK;
-    __m512 sl = _mm512_set1_ps(slack);
-    for (size_t b = 0; b < nb; b++) {
-        const int8_t *q = m->q8 + b * dim * Q8_BLOCK;
-        __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-        uint32_t d = 0;
-        for (; d + 1 < dim; d += 2) {
-            __m128i b0 = _mm_loadu_si128((const __m128i *)(const void *)(q + (size_t)d * 16));
-            __m128i b1 = _mm_loadu_si128((const __m128i *)(const void *)(q + (size_t)(d + 1) * 16));
-            acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b0)),
-                                   _mm512_set1_ps(x[d]), acc0);
-            acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b1)),
-                                   _mm512_set1_ps(x[d + 1]), acc1);
-        }
-        if (d < dim) {
-            __m128i b0 = _mm_loadu_si128((const __m128i *)(const void *)(q + (size_t)d * 16));
-            acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b0)),
-                                   _mm512_set1_ps(x[d]), acc0);
-        }
-        __m512 sc = _mm512_loadu_ps(m->q8_scale + b * Q8_BLOCK);
-        _mm512_storeu_ps(ub + b * Q8_BLOCK,
-                         _mm512_mul_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), sl), sc));
+    uint32_t g = m->groups;
+    float mx = 0;
+    for (uint32_t d = 0; d < m->dim; d++)
+        mx = fmaxf(mx, fabsf(x[d]));
+    float sx = mx > 0 ? mx / 127.0f : 1;
+    int32_t *xw = xcalloc(g, sizeof(int32_t)); /* 4 coordinates of xq + 128 per word */
+    int64_t x1 = 0;
+    for (uint32_t d = 0; d < g * 4; d++) {
+        int32_t xq = d < m->dim ? (int32_t)lrintf(x[d] / sx) : 0;
+        x1 += xq < 0 ? -xq : xq;
+        xw[d / 4] |= (int32_t)((uint32_t)(xq + 128) << (8 * (d % 4)));
     }
+    float c0 = 0.5f * (float)x1 + 0.25f * (float)(g * 4) + 1.0f;
+    size_t nb = ((size_t)m->nitems + Q8_BLOCK - 1) / Q8_BLOCK;
+    __m512 vsx = _mm512_set1_ps(sx), vc0 = _mm512_set1_ps(c0), half = _mm512_set1_ps(0.5f);
+    __m512 rel = _mm512_set1_ps(1e-5f);
+    __m512i k128 = _mm512_set1_epi32(128);
+    for (size_t b = 0; b < nb; b++) {
+        const int8_t *q = m->q8 + b * g * 64;
+        __m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
+        uint32_t k = 0;
+        for (; k + 1 < g; k += 2) {
+            acc0 = _mm512_dpbusd_epi32(acc0, _mm512_set1_epi32(xw[k]),
+                                       _mm512_loadu_si512((const void *)(q + (size_t)k * 64)));
+            acc1 =
+                _mm512_dpbusd_epi32(acc1, _mm512_set1_epi32(xw[k + 1]),
+                                    _mm512_loadu_si512((const void *)(q + (size_t)(k + 1) * 64)));
+        }
+        if (k < g)
+            acc0 = _mm512_dpbusd_epi32(acc0, _mm512_set1_epi32(xw[k]),
+                                       _mm512_loadu_si512((const void *)(q + (size_t)k * 64)));
+        __m512i sum = _mm512_loadu_si512((const void *)(m->q8_sum + b * Q8_BLOCK));
+        __m512i dot = _mm512_sub_epi32(_mm512_add_epi32(acc0, acc1), _mm512_mullo_epi32(sum, k128));
+        __m512 s = _mm512_mul_ps(_mm512_loadu_ps(m->q8_scale + b * Q8_BLOCK), vsx);
+        __m512 a = _mm512_mul_ps(_mm512_cvtepi32_ps(dot), s);
+        __m512 q1 =
+            _mm512_cvtepi32_ps(_mm512_loadu_si512((const void *)(m->q8_abs + b * Q8_BLOCK)));
+        __m512 err = _mm512_mul_ps(_mm512_fmadd_ps(q1, half, vc0), s);
+        __m512 absa = _mm512_abs_ps(a);
+        _mm512_storeu_ps(ub + b * Q8_BLOCK, _mm512_fmadd_ps(absa, rel, _mm512_add_ps(a, err)));
+    }
+    free(xw);
 }
 
-static void upper_bounds_plain(const struct model *m, const float *x, float slack, float *ub)
+/* The same bound without VNNI, from x in float: |x . y_j - s_j (q_j . x)| <= s_j |x|_1 / 2. */
+static void upper_bounds_plain(const struct model *m, const float *x, float *ub)
 {
-    uint32_t dim = m->dim;
-    size_t nb = ((size_t)m->nitems + Q8_BLOCK - 1) / Q8_BLOCK;
-    for (size_t b = 0; b < nb; b++) {
-        const int8_t *q = m->q8 + b * dim * Q8_BLOCK;
-        float acc[Q8_BLOCK] = {0};
-        for (uint32_t d = 0; d < dim; d++)
-            for (int l = 0; l < Q8_BLOCK; l++)
-                acc[l] += (float)q[(size_t)d * Q8_BLOCK + l] * x[d];
-        for (int l = 0; l < Q8_BLOCK; l++) {
-            ub[b * Q8_BLOCK + l] = (acc[l] + slack) * m->q8_scale[b * Q8_BLOCK + l];
-        }
+    float l1 = 0;
+    for (uint32_t d = 0; d < m->dim; d++)
+        l1 += fabsf(x[d]);
+    for (uint32_t j = 0; j < m->nitems; j++) {
+        const int8_t *q = m->q8 + (size_t)(j / Q8_BLOCK) * m->groups * 64 + (j % Q8_BLOCK) * 4;
+        double acc = 0;
+        for (uint32_t d = 0; d < m->dim; d++)
+            acc += (double)q[(size_t)(d / 4) * 64 + d % 4] * (double)x[d];
+        float a = (float)acc * m->q8_scale[j];
+        ub[j] = a + 0.51f * m->q8_scale[j] * l1 + 1e-5f * fabsf(a);
     }
 }
 
@@ -1513,13 +1549,10 @@ static enum rc fast_scores(struct model *m, const struct history *h, size_t n,
         free(x);
         return rc;
     }
-    float l1 = 0;
-    for (uint32_t d = 0; d < m->dim; d++)
-        l1 += fabsf(x[d]);
-    if (__builtin_cpu_supports("avx512f"))
-        upper_bounds_avx512(m, x, 0.51f * l1, scores);
+    if (__builtin_cpu_supports("avx512vnni"))
+        upper_bounds_vnni(m, x, scores);
     else
-        upper_bounds_plain(m, x, 0.51f * l1, scores);
+        upper_bounds_plain(m, x, scores);
     /* The c highest bounds among eligible items: a min-heap of item indexes. */
     size_t c = n + 16, len = 0;
     VEC(uint32_t) top = VEC_INIT;
