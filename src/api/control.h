@@ -15,8 +15,9 @@
     X(ListDatasetGroups)                                                                         \
     X(DeleteDatasetGroup)                                                                        \
     X(CreateSchema)                                                                              \
-    X(DescribeSchema) X(ListSchemas) X(DeleteSchema) X(CreateDataset) X(DescribeDataset)         \
-        X(ListDatasets) X(DeleteDataset) X(CreateDatasetImportJob) X(DescribeDatasetImportJob)   \
+    X(DescribeSchema)                                                                            \
+    X(ListSchemas) X(DeleteSchema) X(CreateDataset) X(DescribeDataset) X(ListDatasets)           \
+        X(DeleteDataset) X(CreateDatasetImportJob) X(DescribeDatasetImportJob)                   \
             X(ListDatasetImportJobs) X(CreateSolution) X(DescribeSolution) X(ListSolutions)      \
                 X(DeleteSolution) X(CreateSolutionVersion) X(DescribeSolutionVersion)            \
                     X(ListSolutionVersions) X(StopSolutionVersionCreation) X(GetSolutionMetrics) \
