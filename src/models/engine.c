@@ -1371,16 +1371,19 @@ static size_t explore(struct model *m, const struct exploration *x, const struct
     struct explore_cand *c = xcalloc(slots ? slots : 1, sizeof(*c));
     size_t nc = 0;
     int64_t since = m->newest - (int64_t)(x->age_cutoff_days * 86400.0);
-    bool *listed = xcalloc(m->nitems ? m->nitems : 1, sizeof(bool));
-    for (size_t k = 0; k < len; k++)
-        listed[list[k].item] = true;
     const struct explore_order *order = slots ? explore_order(m, x->age_cutoff_days) : NULL;
     for (size_t k = 0; order && k < order->n && nc < slots; k++) {
         uint32_t j = order->items[k];
-        if (listed[j] || in_history(h, j)) continue;
+        bool in_list = false;
+        for (size_t i = 0; i < len && !in_list; i++)
+            in_list = list[i].item == j;
+        if (in_list || in_history(h, j)) continue;
         if (allowed && !filter_allows(allowed, j)) continue;
         c[nc++] = (struct explore_cand){j, m->popularity[j], m->item_created[j]};
     }
+    bool *listed = order ? NULL : xcalloc(m->nitems ? m->nitems : 1, sizeof(bool));
+    for (size_t k = 0; listed && k < len; k++)
+        listed[list[k].item] = true;
     for (uint32_t j = 0; !order && j < m->nitems && slots; j++) {
         if (m->item_created[j] == INT64_MIN || m->item_created[j] < since) continue;
         struct explore_cand cand = {j, m->popularity[j], m->item_created[j]};
@@ -1552,40 +1555,6 @@ static float block_bound(const struct model *m, const struct qvec *x, size_t b)
     return x->sx * 1.0001f * (m->blk_cs[b] * x->norm2 + m->blk_q1[b] + m->blk_s[b] * x->c0);
 }
 
-/*
- * The next item at or after *from whose value exceeds 'thr' (or reaches it,
- * with 'or_equal'); n when none. Sixteen items per compare where AVX-512 is
- * there: most items of a scan are below the threshold.
- */
-__attribute__((target("avx512f"))) static uint32_t
-next_above_avx512(const float *v, uint32_t from, uint32_t n, float thr, bool or_equal)
-{
-    __m512 t = _mm512_set1_ps(thr);
-    uint32_t j = from;
-    while (j < n && j % 16)
-        if (or_equal ? v[j] >= thr : v[j] > thr)
-            return j;
-        else
-            j++;
-    for (; j + 16 <= n; j += 16) {
-        __m512 x = _mm512_loadu_ps(v + j);
-        __mmask16 k =
-            or_equal ? _mm512_cmp_ps_mask(x, t, _CMP_GE_OQ) : _mm512_cmp_ps_mask(x, t, _CMP_GT_OQ);
-        if (k) return j + (uint32_t)__builtin_ctz(k);
-    }
-    for (; j < n; j++)
-        if (or_equal ? v[j] >= thr : v[j] > thr) return j;
-    return n;
-}
-
-static uint32_t next_above(const float *v, uint32_t from, uint32_t n, float thr, bool or_equal)
-{
-    if (__builtin_cpu_supports("avx512f")) return next_above_avx512(v, from, n, thr, or_equal);
-    for (uint32_t j = from; j < n; j++)
-        if (or_equal ? v[j] >= thr : v[j] > thr) return j;
-    return n;
-}
-
 /* The exact score x . y_j (summed in double, in dimension order). */
 static float exact_score(const struct model *m, const float *x, uint32_t j)
 {
@@ -1614,19 +1583,19 @@ static bool eligible(const struct model *m, const struct filter_verdict *allowed
  * frees; their scores in scores[]) and the user vector in *x_out (caller
  * frees), for exact scores of other items.
  */
-/* Push item j into the min-heap 'top' of at most c items ordered by scores[]. */
-static void topc_push(uint32_t *top, size_t *len, size_t c, const float *scores, uint32_t j)
+/* Push slot j into the min-heap 'top' of at most c slots ordered by ub[]. */
+static void topc_push(uint32_t *top, size_t *len, size_t c, const float *ub, uint32_t j)
 {
     size_t i;
     if (*len < c) {
-        for (i = (*len)++; i > 0 && scores[top[(i - 1) / 2]] > scores[j]; i = (i - 1) / 2)
+        for (i = (*len)++; i > 0 && ub[top[(i - 1) / 2]] > ub[j]; i = (i - 1) / 2)
             top[i] = top[(i - 1) / 2];
     } else {
         for (i = 0;;) {
             size_t l = 2 * i + 1, r = l + 1, w = l;
             if (l >= *len) break;
-            if (r < *len && scores[top[r]] < scores[top[l]]) w = r;
-            if (!(scores[top[w]] < scores[j])) break;
+            if (r < *len && ub[top[r]] < ub[top[l]]) w = r;
+            if (!(ub[top[w]] < ub[j])) break;
             top[i] = top[w];
             i = w;
         }
@@ -1648,35 +1617,32 @@ static enum rc fast_scores(struct model *m, const struct history *h, size_t n,
     struct qvec qx;
     qvec_init(m, x, &qx);
     size_t nb = ((size_t)m->nitems + Q8_BLOCK - 1) / Q8_BLOCK;
-    for (uint32_t j = 0; j < m->nitems; j++)
-        scores[j] = -INFINITY; /* no bound computed (a skipped block) */
-    /* The c highest bounds among eligible items: a min-heap of item indexes. */
+    /* Bounds by slot, written only for the blocks computed (most are skipped). */
+    float *ub = xmallocarray(nb * Q8_BLOCK + 1, sizeof(float));
+    uint8_t *done = xcalloc(nb + 1, 1); /* 1: computed, 0: skipped */
+    /* The c highest bounds among eligible items: a min-heap of slots. */
     size_t c = n + 16, len = 0;
-    VEC(uint32_t) top = VEC_INIT;
-    VEC_RESERVE(&top, c);
-    VEC(uint32_t) skipped = VEC_INIT;
-    float ub[Q8_BLOCK];
+    uint32_t *top = xcalloc(c, sizeof(uint32_t));
     for (size_t b = 0; b < nb; b++) {
-        if (vnni && len == c && block_bound(m, &qx, b) <= scores[top.v[0]]) {
-            VEC_PUSH(&skipped, (uint32_t)b);
-            continue;
-        }
+        if (vnni && len == c && block_bound(m, &qx, b) <= ub[top[0]]) continue;
+        done[b] = 1;
         if (vnni)
-            block_bounds_vnni(m, &qx, b, ub);
+            block_bounds_vnni(m, &qx, b, ub + b * Q8_BLOCK);
         else
-            block_bounds_plain(m, x, &qx, b, ub);
+            block_bounds_plain(m, x, &qx, b, ub + b * Q8_BLOCK);
         for (uint32_t l = 0; l < Q8_BLOCK; l++) {
-            uint32_t j = m->q8_item[b * Q8_BLOCK + l];
-            if (j == UINT32_MAX) continue;
-            scores[j] = ub[l];
-            if (len == c && !(ub[l] > scores[top.v[0]])) continue;
-            if (eligible(m, allowed, j)) topc_push(top.v, &len, c, scores, j);
+            uint32_t slot = (uint32_t)(b * Q8_BLOCK + l), j = m->q8_item[slot];
+            if (j == UINT32_MAX || (len == c && !(ub[slot] > ub[top[0]]))) continue;
+            if (eligible(m, allowed, j)) topc_push(top, &len, c, ub, slot);
         }
     }
-    top.n = len;
+    VEC(uint32_t) out = VEC_INIT;
     float *best = xcalloc(len ? len : 1, sizeof(float));
-    for (size_t k = 0; k < len; k++)
-        scores[top.v[k]] = best[k] = exact_score(m, x, top.v[k]);
+    for (size_t k = 0; k < len; k++) {
+        uint32_t j = m->q8_item[top[k]];
+        scores[j] = best[k] = exact_score(m, x, j);
+        VEC_PUSH(&out, j);
+    }
     /* With c candidates some items were left out: bring in any whose bound reaches s_n. */
     if (len == c && n > 0) {
         for (size_t k = 0; k < n; k++) /* best[0..n) descending */
@@ -1687,36 +1653,28 @@ static enum rc fast_scores(struct model *m, const struct history *h, size_t n,
                     best[k] = t;
                 }
         float sn = best[n - 1];
-        uint8_t *taken = xcalloc(m->nitems, 1);
         for (size_t k = 0; k < len; k++)
-            taken[top.v[k]] = 1;
-        for (uint32_t j = 0; (j = next_above(scores, j, m->nitems, sn, true)) < m->nitems; j++) {
-            if (taken[j] || !eligible(m, allowed, j)) continue;
-            scores[j] = exact_score(m, x, j);
-            taken[j] = 1;
-            VEC_PUSH(&top, j);
-        }
-        /* Skipped blocks whose bound reaches s_n: their slots' own bounds decide. */
-        for (size_t k = 0; k < skipped.n; k++) {
-            size_t b = skipped.v[k];
-            if (block_bound(m, &qx, b) < sn) continue;
-            block_bounds_vnni(m, &qx, b, ub);
+            ub[top[k]] = -INFINITY; /* taken */
+        for (size_t b = 0; b < nb; b++) {
+            if (!done[b]) {
+                if (block_bound(m, &qx, b) < sn) continue;
+                block_bounds_vnni(m, &qx, b, ub + b * Q8_BLOCK); /* skipped only with VNNI */
+            }
             for (uint32_t l = 0; l < Q8_BLOCK; l++) {
-                uint32_t j = m->q8_item[b * Q8_BLOCK + l];
-                if (j == UINT32_MAX || !(ub[l] >= sn) || taken[j] || !eligible(m, allowed, j))
-                    continue;
+                uint32_t slot = (uint32_t)(b * Q8_BLOCK + l), j = m->q8_item[slot];
+                if (j == UINT32_MAX || !(ub[slot] >= sn) || !eligible(m, allowed, j)) continue;
                 scores[j] = exact_score(m, x, j);
-                taken[j] = 1;
-                VEC_PUSH(&top, j);
+                VEC_PUSH(&out, j);
             }
         }
-        free(taken);
     }
     free(best);
+    free(top);
+    free(done);
+    free(ub);
     free(qx.xw);
-    VEC_FREE(&skipped);
-    *cand = top.v;
-    *ncand = top.n;
+    *cand = out.v;
+    *ncand = out.n;
     *x_out = x;
     return RC_OK;
 }
