@@ -1583,6 +1583,22 @@ static bool eligible(const struct model *m, const struct filter_verdict *allowed
  * frees; their scores in scores[]) and the user vector in *x_out (caller
  * frees), for exact scores of other items.
  */
+/* Bit l set where v[l] > thr (or >= with 'ge'), for 16 floats. */
+__attribute__((target("avx512f"))) static uint32_t mask16_avx512(const float *v, float thr, bool ge)
+{
+    __m512 x = _mm512_loadu_ps(v), t = _mm512_set1_ps(thr);
+    return ge ? _mm512_cmp_ps_mask(x, t, _CMP_GE_OQ) : _mm512_cmp_ps_mask(x, t, _CMP_GT_OQ);
+}
+
+static uint32_t mask16(bool avx512, const float *v, float thr, bool ge)
+{
+    if (avx512) return mask16_avx512(v, thr, ge);
+    uint32_t k = 0;
+    for (uint32_t l = 0; l < 16; l++)
+        if (ge ? v[l] >= thr : v[l] > thr) k |= 1u << l;
+    return k;
+}
+
 /* Push slot j into the min-heap 'top' of at most c slots ordered by ub[]. */
 static void topc_push(uint32_t *top, size_t *len, size_t c, const float *ub, uint32_t j)
 {
@@ -1630,8 +1646,11 @@ static enum rc fast_scores(struct model *m, const struct history *h, size_t n,
             block_bounds_vnni(m, &qx, b, ub + b * Q8_BLOCK);
         else
             block_bounds_plain(m, x, &qx, b, ub + b * Q8_BLOCK);
-        for (uint32_t l = 0; l < Q8_BLOCK; l++) {
-            uint32_t slot = (uint32_t)(b * Q8_BLOCK + l), j = m->q8_item[slot];
+        /* Most slots are below the c-th bound so far: test 16 at once. */
+        for (uint32_t k = len == c ? mask16(vnni, ub + b * Q8_BLOCK, ub[top[0]], false) : 0xffff; k;
+             k &= k - 1) {
+            uint32_t slot = (uint32_t)(b * Q8_BLOCK) + (uint32_t)__builtin_ctz(k);
+            uint32_t j = m->q8_item[slot];
             if (j == UINT32_MAX || (len == c && !(ub[slot] > ub[top[0]]))) continue;
             if (eligible(m, allowed, j)) topc_push(top, &len, c, ub, slot);
         }
@@ -1660,9 +1679,10 @@ static enum rc fast_scores(struct model *m, const struct history *h, size_t n,
                 if (block_bound(m, &qx, b) < sn) continue;
                 block_bounds_vnni(m, &qx, b, ub + b * Q8_BLOCK); /* skipped only with VNNI */
             }
-            for (uint32_t l = 0; l < Q8_BLOCK; l++) {
-                uint32_t slot = (uint32_t)(b * Q8_BLOCK + l), j = m->q8_item[slot];
-                if (j == UINT32_MAX || !(ub[slot] >= sn) || !eligible(m, allowed, j)) continue;
+            for (uint32_t k = mask16(vnni, ub + b * Q8_BLOCK, sn, true); k; k &= k - 1) {
+                uint32_t slot = (uint32_t)(b * Q8_BLOCK) + (uint32_t)__builtin_ctz(k);
+                uint32_t j = m->q8_item[slot];
+                if (j == UINT32_MAX || !eligible(m, allowed, j)) continue;
                 scores[j] = exact_score(m, x, j);
                 VEC_PUSH(&out, j);
             }
