@@ -20,6 +20,8 @@ static const struct command commands[] = {
     {"train", cmd_train, "train a solution version of a recipe on a dataset group"},
     {"recommend", cmd_recommend, "recommendations for a user or related to an item (JSON)"},
     {"rank", cmd_rank, "rerank items for a user (JSON)"},
+    {"batch", cmd_batch, "batch inference: JSON Lines of requests to JSON Lines of answers"},
+    {"eval", cmd_eval, "compare recipes and settings offline: metrics table, JSON, SVG chart"},
 };
 
 static void print_usage(FILE *out)

@@ -46,17 +46,18 @@ static enum rc campaign_config(const json_t *cfg, const struct recipe *recipe, j
         else if (strcmp(k, "explorationItemAgeCutOff") == 0)
             ok = number_in(s, 0, -1) && strtod(s, NULL) > 0;
         else {
-            json_decref(c);
-            return ctl_invalid(
+            ctl_invalid(
                 err,
                 "campaignConfig.itemExplorationConfig.%s: unknown key (explorationWeight, explorationItemAgeCutOff)",
                 k);
+            json_decref(c); /* after the message: k points into it */
+            return RC_INVALID_INPUT;
         }
         if (!ok) {
+            ctl_invalid(err, "campaignConfig.itemExplorationConfig.%s: '%s' must be %s", k, s,
+                        k[11] == 'W' ? "a number from 0 to 1" : "a number of days above 0");
             json_decref(c);
-            return ctl_invalid(err, "campaignConfig.itemExplorationConfig.%s: '%s' must be %s", k,
-                               s,
-                               k[11] == 'W' ? "a number from 0 to 1" : "a number of days above 0");
+            return RC_INVALID_INPUT;
         }
     }
     if (x && recipe && recipe->kind != RECIPE_USER_PERSONALIZATION) {

@@ -2,27 +2,24 @@
  * control_filter.c: filters (filter/NAME): a stored filter expression per
  * dataset group; attrs {"filterExpression", "datasetGroupArn"}.
  *
- * Evaluating expressions is the filters module's. Until it provides a
- * parser, CreateFilter checks only the expression's outline
- * (filter_expression_check below is the hook to replace).
+ * CreateFilter parses the expression and checks its fields against the
+ * group's schemas (filter/filter.h); the runtime and batch jobs evaluate it.
  */
 #include "common/base.h"
 #include "api/control_int.h"
+#include "filter/filter.h"
 
-#include <ctype.h>
 
-/* Hook: the full parser's check goes here. Now: INCLUDE or EXCLUDE ItemID/UserID ... WHERE ... */
-static enum rc filter_expression_check(const char *expr, struct api_error *err)
+/* Parse, then check the fields against the group's datasets (filter/filter.h). */
+static enum rc filter_expression_check(struct api_ctx *ctx, const struct resource *group,
+                                       const char *expr, struct api_error *err)
 {
-    const char *p = expr;
-    while (isspace((unsigned char)*p))
-        p++;
-    if (strncmp(p, "INCLUDE ", 8) != 0 && strncmp(p, "EXCLUDE ", 8) != 0)
-        return ctl_invalid(err, "filterExpression must start with INCLUDE or EXCLUDE: '%.80s'",
-                           expr);
-    if (!strstr(p, " WHERE "))
-        return ctl_invalid(err, "filterExpression needs a WHERE clause: '%.80s'", expr);
-    return RC_OK;
+    struct filter_ast *ast = NULL;
+    struct err e = ERR_INIT;
+    enum rc rc = filter_parse(expr, strlen(expr), &ast, &e);
+    if (!rc) rc = filter_validate(ctx->store, group, ast, &e);
+    filter_ast_free(ast);
+    return rc ? ctl_invalid(err, "filterExpression: %s", e.msg) : RC_OK;
 }
 
 static json_t *filter_json(const struct resource *r, bool full)
@@ -44,10 +41,8 @@ static json_t *filter_summary(const struct resource *r)
 CTL_OP(CreateFilter)
 {
     const char *name = ctl_str(req, "name"), *expr = ctl_str(req, "filterExpression");
-    enum rc rc = filter_expression_check(expr, err);
-    if (rc) return rc;
     json_t *tags;
-    rc = ctl_tags_from_request(req, &tags, err);
+    enum rc rc = ctl_tags_from_request(req, &tags, err);
     if (rc) return rc;
     struct resource group = {0}, r = {0};
     struct resource *list = NULL;
@@ -55,6 +50,7 @@ CTL_OP(CreateFilter)
     ctl_lock(ctx);
     rc = ctl_get(ctx, ctl_str(req, "datasetGroupArn"), KIND_DATASET_GROUP, "dataset group", &group,
                  err);
+    if (!rc) rc = filter_expression_check(ctx, &group, expr, err);
     if (!rc) rc = ctl_list(ctx, KIND_FILTER, group.id, &list, &n, err);
     if (!rc && n >= CTL_MAX_FILTERS)
         rc = ctl_limit(err, "dataset group %s already has %zu filters (at most %d)", group.arn, n,

@@ -74,13 +74,24 @@ static json_t *solution_json(struct api_ctx *ctx, const struct resource *r, bool
                             json_boolean(json_is_true(json_object_get(a, "performHPO"))));
         json_object_set_new(o, "performAutoML",
                             json_boolean(json_is_true(json_object_get(a, "performAutoML"))));
-        if (json_object_get(a, "autoMLResult"))
-            json_object_set(o, "autoMLResult", json_object_get(a, "autoMLResult"));
         struct resource *vs;
         size_t n;
         struct err e = ERR_INIT;
         if (store_resource_list(ctx->store, KIND_SOLUTION_VERSION, r->id, &vs, &n, &e) == 0) {
             if (n) json_object_set_new(o, "latestSolutionVersion", version_summary(&vs[n - 1]));
+            /* AutoML's choice, from the newest version that made one. */
+            for (size_t i = n; i-- > 0 && !json_object_get(o, "autoMLResult");) {
+                json_t *va = ctl_attrs(&vs[i]);
+                json_t *res = json_object_get(va, "autoMLResult");
+                if (json_is_object(res)) {
+                    json_t *pub = json_object();
+                    if (json_object_get(res, "bestRecipeArn"))
+                        json_object_set(pub, "bestRecipeArn",
+                                        json_object_get(res, "bestRecipeArn"));
+                    json_object_set_new(o, "autoMLResult", pub);
+                }
+                json_decref(va);
+            }
             resource_list_free(vs, n);
         }
     }
@@ -105,23 +116,34 @@ CTL_OP(CreateSolution)
     bool automl = json_is_true(json_object_get(req, "performAutoML"));
     const char *rname = ctl_str(req, "recipeArn");
     const json_t *cfg = json_object_get(req, "solutionConfig");
-    if (!rname && automl) {
-        /* AutoML picks among autoMLConfig.recipeList; the first one until it has run. */
-        rname = json_string_value(
-            json_array_get(json_object_get(json_object_get(cfg, "autoMLConfig"), "recipeList"), 0));
-        if (!rname) rname = "aws-user-personalization";
-    }
-    if (!rname) return ctl_invalid(err, "recipeArn is required unless performAutoML is true");
-    const struct recipe *recipe = recipe_find(rname);
-    if (!recipe)
+    if (automl && rname)
+        return ctl_invalid(err, "recipeArn: with performAutoML, give the candidate recipes in "
+                                "solutionConfig.autoMLConfig.recipeList instead");
+    if (!rname && !automl)
+        return ctl_invalid(err, "recipeArn is required unless performAutoML is true");
+    const struct recipe *recipe = NULL;
+    if (rname && !(recipe = recipe_find(rname)))
         return ctl_not_found(
             err, "The recipe %s does not exist (ListRecipes shows savor's recipes)", rname);
+    const json_t *list = json_object_get(json_object_get(cfg, "autoMLConfig"), "recipeList");
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        if (!recipe_find(json_string_value(v)))
+            return ctl_not_found(
+                err, "solutionConfig.autoMLConfig.recipeList: the recipe %s does not exist",
+                json_string_value(v));
+    }
     json_t *tags;
     enum rc rc = ctl_tags_from_request(req, &tags, err);
     if (rc) return rc;
-    char *rarn = recipe_arn(recipe);
-    json_t *a = json_pack("{s:s,s:s}", "name", name, "recipeArn", rarn);
-    free(rarn);
+    json_t *a = json_pack("{s:s}", "name", name);
+    if (recipe) {
+        char *rarn = recipe_arn(recipe);
+        json_object_set_new(a, "recipeArn", json_string(rarn));
+        free(rarn);
+    }
     json_object_set_new(a, "solutionConfig", cfg ? json_deep_copy(cfg) : json_object());
     if (ctl_str(req, "eventType"))
         json_object_set(a, "eventType", json_object_get(req, "eventType"));
@@ -129,7 +151,7 @@ CTL_OP(CreateSolution)
                         json_boolean(json_is_true(json_object_get(req, "performHPO"))));
     json_object_set_new(a, "performAutoML", json_boolean(automl));
     json_object_set_new(a, "tags", tags);
-    rc = check_recipe(a, recipe, err);
+    rc = recipe ? check_recipe(a, recipe, err) : RC_OK;
     if (rc) {
         json_decref(a);
         return rc;
@@ -188,6 +210,19 @@ CTL_OP(DeleteSolution)
             rc = ctl_in_use(
                 err, "solution version %s is deployed by a campaign; delete the campaign first",
                 vs[i].arn);
+    }
+    /* Each version's batch inference jobs go with it (refused while one runs). */
+    for (size_t i = 0; i < n && !rc; i++) {
+        struct resource *bs = NULL;
+        size_t nb = 0;
+        rc = ctl_list(ctx, KIND_BATCH_INFERENCE, vs[i].id, &bs, &nb, err);
+        for (size_t k = 0; k < nb && !rc; k++)
+            if (ctl_unfinished(&bs[k]))
+                rc = ctl_in_use(err, "batch inference job %s is %s; wait for it to finish",
+                                bs[k].arn, bs[k].status);
+        for (size_t k = 0; k < nb && !rc; k++)
+            rc = ctl_delete(ctx, &bs[k], err);
+        resource_list_free(bs, nb);
     }
     for (size_t i = 0; i < n && !rc; i++) {
         json_t *a = ctl_attrs(&vs[i]);
@@ -269,9 +304,11 @@ CTL_OP(CreateSolutionVersion)
         const struct recipe *recipe =
             recipe_find(json_string_value(json_object_get(sa, "recipeArn")));
         json_decref(sa);
-        if (!recipe || !recipe->supports_update)
+        if (!recipe)
+            rc = ctl_invalid(err, "trainingMode UPDATE: not with performAutoML; train FULL");
+        else if (!recipe->supports_update)
             rc = ctl_invalid(err, "trainingMode UPDATE: recipe %s does not support it (use FULL)",
-                             recipe ? recipe->name : "?");
+                             recipe->name);
         else if (!have_active)
             rc = ctl_invalid(
                 err,

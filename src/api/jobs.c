@@ -130,7 +130,7 @@ static enum rc run_training(struct store *s, struct job *jb, struct err *e)
     json_t *va = NULL, *sa = NULL;
     struct param_kv *kv = NULL;
     size_t nkv = 0;
-    char *done_arn = NULL;
+    char *done_arn = NULL, *hpo = NULL, *automl = NULL;
     enum rc rc = store_resource_get(s, jb->arn, &ver, e);
     if (!rc) rc = store_resource_get_id(s, ver.parent_id, &sol, e);
     if (!rc) rc = store_resource_get_id(s, sol.parent_id, &group, e);
@@ -149,13 +149,21 @@ static enum rc run_training(struct store *s, struct job *jb, struct err *e)
     r.update = mode && strcmp(mode, "UPDATE") == 0;
     r.version_arn = jb->arn;
     r.cancel = &jb->cancel;
-    if (!r.recipe) {
-        rc = err_set(e, RC_INTERNAL, "solution %s has no recipeArn", sol.arn);
-        goto out;
-    }
+    /* HPO and AutoML (eval/): the solution's flags and configurations as JSON texts. */
+    r.perform_hpo = json_is_true(json_object_get(sa, "performHPO"));
+    r.perform_automl = json_is_true(json_object_get(sa, "performAutoML"));
+    const json_t *cfg = json_object_get(sa, "solutionConfig");
+    if (json_object_get(cfg, "hpoConfig"))
+        hpo = json_dumps(json_object_get(cfg, "hpoConfig"), JSON_COMPACT);
+    if (json_object_get(cfg, "autoMLConfig"))
+        automl = json_dumps(json_object_get(cfg, "autoMLConfig"), JSON_COMPACT);
+    r.hpo_config = hpo;
+    r.automl_config = automl;
     rc = engine_train(s, &r, &done_arn, e);
 out:
     free(done_arn);
+    free(hpo);
+    free(automl);
     free(kv);
     json_decref(va);
     json_decref(sa);
@@ -167,8 +175,9 @@ out:
 
 /* ---- Batch inference --------------------------------------------------------- */
 
-static enum rc run_batch(struct jobs *j, struct store *s, const char *arn, struct err *e)
+static enum rc run_batch(struct jobs *j, struct store *s, struct job *jb, struct err *e)
 {
+    const char *arn = jb->arn;
     struct resource job = {0};
     enum rc rc = store_resource_get(s, arn, &job, e);
     if (rc) return rc;
@@ -186,7 +195,7 @@ static enum rc run_batch(struct jobs *j, struct store *s, const char *arn, struc
                      (in && out) ? aerr.message : "no input or output path");
     if (!rc) {
         set_status(s, arn, STATUS_CREATE_IN_PROGRESS, NULL, true);
-        rc = batch_inference_run(s, arn, in_path, out_path, e);
+        rc = batch_inference_run(s, arn, in_path, out_path, &jb->cancel, e);
     }
     free(in_path);
     free(out_path);
@@ -216,10 +225,15 @@ static void run_job(struct jobs *j, struct store *s, struct job *jb)
         rc = run_training(s, jb, &e);
         break;
     case JOB_BATCH:
-        rc = run_batch(j, s, jb->arn, &e);
+        rc = run_batch(j, s, jb, &e);
         break;
     default:
         rc = err_set(&e, RC_INTERNAL, "unknown job kind %d", (int)jb->kind);
+    }
+    if (jb->kind == JOB_BATCH && jb->cancel) {
+        /* Only shutdown stops a batch job: it runs again on the next start. */
+        set_status(s, jb->arn, STATUS_CREATE_PENDING, NULL, false);
+        return;
     }
     if (jb->kind == JOB_TRAIN && jb->cancel) {
         /* Stopped: by the user (CREATE STOPPED), or by shutdown (resumes on the next start). */
@@ -380,7 +394,7 @@ void jobs_stop(struct jobs *j)
     pthread_mutex_lock(&j->mu);
     j->stopping = true;
     for (size_t i = 0; i < j->nworkers; i++)
-        if (j->running[i] && j->running[i]->kind == JOB_TRAIN) j->running[i]->cancel = 1;
+        if (j->running[i] && j->running[i]->kind != JOB_IMPORT) j->running[i]->cancel = 1;
     pthread_cond_broadcast(&j->cv);
     pthread_mutex_unlock(&j->mu);
     for (size_t i = 0; i < j->nworkers; i++)

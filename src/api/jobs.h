@@ -27,6 +27,8 @@
 #include "common/base.h"
 #include "api/api.h"
 
+#include <signal.h>
+
 enum job_kind { JOB_IMPORT, JOB_TRAIN, JOB_BATCH };
 
 /* Start the workers and recover the queue from the store (see above). */
@@ -57,6 +59,7 @@ void jobs_wait_idle(struct jobs *j);
  * the output. Defined in control_batch.c.
  */
 enum rc batch_inference_run(struct store *s, const char *job_arn, const char *input_path,
-                            const char *output_path, struct err *e);
+                            const char *output_path, const volatile sig_atomic_t *cancel,
+                            struct err *e);
 
 #endif

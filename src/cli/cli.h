@@ -31,6 +31,8 @@ int cmd_demo(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_recommend(int argc, char **argv);
 int cmd_rank(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_batch(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 
 /* What `savor serve` (and `savor demo`, which ends by serving) runs with. */

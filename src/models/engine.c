@@ -8,9 +8,11 @@
 #include "dataset/dataset.h"
 #include "models/modelfile.h"
 #include "common/vec.h"
+#include "eval/training.h"
 
 #include <errno.h>
 #include <signal.h>
+#include <cblas.h>
 #include <fcntl.h>
 #include <immintrin.h>
 #include <math.h>
@@ -29,12 +31,28 @@
 
 /* Split kv into the weighting (solution settings) and the recipe's own hyperparameters. */
 static enum rc split_settings(const struct param_kv *kv, size_t n, struct weighting *w,
-                              struct param_kv *rest, size_t *nrest, json_t *config, struct err *e)
+                              struct eval_settings *es, struct param_kv *rest, size_t *nrest,
+                              json_t *config, struct err *e)
 {
     *nrest = 0;
     for (size_t k = 0; k < n; k++) {
         const char *key = kv[k].key, *val = kv[k].value;
         char *end;
+        bool taken = false;
+        if (es) {
+            enum rc rc = eval_settings_take(es, key, val, &taken, e);
+            if (rc) return rc;
+        }
+        if (taken) {
+            /* Personalize keeps hpoConfig and autoMLConfig in solutionConfig as objects. */
+            if (strcmp(key, "hpoConfig") == 0)
+                json_object_set(config, key, es->hpo_config);
+            else if (strcmp(key, "autoMLConfig") == 0)
+                json_object_set(config, key, es->automl_config);
+            else if (strcmp(key, "performHPO") && strcmp(key, "performAutoML"))
+                json_object_set_new(config, key, json_string(val));
+            continue;
+        }
         if (strcmp(key, "eventType") == 0) {
             free(w->event_type);
             w->event_type = xstrdup(val);
@@ -75,6 +93,16 @@ static enum rc split_settings(const struct param_kv *kv, size_t n, struct weight
     return RC_OK;
 }
 
+enum rc engine_weighting_settings(const struct param_kv *kv, size_t n, struct weighting *w,
+                                  struct param_kv *rest, size_t *nrest, json_t *config,
+                                  struct err *e)
+{
+    json_t *c = config ? json_incref(config) : json_object();
+    enum rc rc = split_settings(kv, n, w, NULL, rest, nrest, c, e);
+    json_decref(c);
+    return rc;
+}
+
 /* ---- Resources ------------------------------------------------------------ */
 
 static char *attrs_text(json_t *o)
@@ -98,17 +126,19 @@ static void version_id(char out[9])
     snprintf(out, 9, "%08x", (unsigned)(x & 0xffffffffu));
 }
 
+/* 'recipe' is NULL for a solution with performAutoML (its versions pick theirs). */
 static enum rc ensure_solution(struct store *s, const struct resource *group, const char *name,
-                               const struct recipe *recipe, json_t *config, struct resource *out,
-                               struct err *e)
+                               const struct recipe *recipe, const struct eval_settings *es,
+                               json_t *config, struct resource *out, struct err *e)
 {
     char *arn = store_arn(s, KIND_SOLUTION, name);
     enum rc rc = store_resource_get(s, arn, out, NULL);
     if (rc == RC_OK) {
         json_t *a = json_loads(out->attrs, 0, NULL);
         const char *have = a ? json_string_value(json_object_get(a, "recipeArn")) : NULL;
-        char *want = xasprintf("arn:aws:personalize:::recipe/%s", recipe->name);
-        bool same = have && strcmp(have, want) == 0 && out->parent_id == group->id;
+        char *want = recipe ? xasprintf("arn:aws:personalize:::recipe/%s", recipe->name) : NULL;
+        bool same = (have && want ? strcmp(have, want) == 0 : !have && !want) &&
+                    out->parent_id == group->id;
         free(want);
         json_decref(a);
         free(arn);
@@ -127,10 +157,13 @@ static enum rc ensure_solution(struct store *s, const struct resource *group, co
     r.name = xstrdup(name);
     r.parent_id = group->id;
     r.status = xstrdup(STATUS_ACTIVE);
-    char *recipe_arn = xasprintf("arn:aws:personalize:::recipe/%s", recipe->name);
-    json_t *a = json_pack("{s:s,s:s,s:s,s:O}", "name", name, "datasetGroupArn", group->arn,
-                          "recipeArn", recipe_arn, "solutionConfig", config);
-    free(recipe_arn);
+    json_t *a = json_pack("{s:s,s:s}", "name", name, "datasetGroupArn", group->arn);
+    if (recipe)
+        json_object_set_new(a, "recipeArn",
+                            json_sprintf("arn:aws:personalize:::recipe/%s", recipe->name));
+    json_object_set_new(a, "performHPO", json_boolean(es->perform_hpo));
+    json_object_set_new(a, "performAutoML", json_boolean(es->perform_automl));
+    json_object_set(a, "solutionConfig", config);
     r.attrs = attrs_text(a);
     json_decref(a);
     rc = store_resource_insert(s, &r, e);
@@ -279,8 +312,7 @@ static enum rc add_features(void *ctx, uint32_t idx, int64_t created_ts, const c
     return RC_OK;
 }
 
-/* Items x categorical values of the group's ITEMS dataset (an empty matrix without one). */
-static enum rc item_features(struct store *s, const struct resource *group, uint32_t nitems,
+enum rc engine_item_features(struct store *s, const struct resource *group, uint32_t nitems,
                              struct csr **out, struct err *e)
 {
     struct features f = {VEC_INIT, VEC_INIT, strmap_new(), nitems};
@@ -405,7 +437,7 @@ static enum rc write_model(struct store *s, const struct resource *group, int64_
 {
     struct csr *features = NULL;
     if (recipe->uses_item_metadata) {
-        enum rc rc = item_features(s, group, d->ui->ncols, &features, e);
+        enum rc rc = engine_item_features(s, group, d->ui->ncols, &features, e);
         if (rc) return rc;
     }
     struct modelfile_writer *w = modelfile_writer_new(recipe->name, MODEL_FORMAT_KIND_VERSION);
@@ -446,19 +478,83 @@ static enum rc write_model(struct store *s, const struct resource *group, int64_
     return rc;
 }
 
+/* The recipe named in the request; NULL with performAutoML (AutoML picks it). */
+static enum rc request_recipe(const struct train_request *r, const struct eval_settings *es,
+                              const struct recipe **out, struct err *e)
+{
+    *out = NULL;
+    if (es->perform_automl) {
+        if (r->recipe)
+            return err_set(
+                e, RC_INVALID_INPUT,
+                "performAutoML: give the candidate recipes in autoMLConfig.recipeList, not a recipe");
+        if (r->update)
+            return err_set(e, RC_INVALID_INPUT,
+                           "trainingMode UPDATE: not with performAutoML; train FULL");
+        return RC_OK;
+    }
+    if (!r->recipe)
+        return err_set(e, RC_INVALID_INPUT, "a recipe is required (or performAutoML=true)");
+    *out = recipe_find(r->recipe);
+    if (*out) {
+        if (r->update && es->perform_hpo)
+            return err_set(
+                e, RC_INVALID_INPUT,
+                "trainingMode UPDATE: not with performHPO; an update keeps the tuned hyperparameters of the version it refines");
+        return RC_OK;
+    }
+    char list[512] = "";
+    size_t used = 0;
+    for (size_t i = 0; recipe_table[i] && used < sizeof(list); i++)
+        used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
+                                 recipe_table[i]->name);
+    return err_set(e, RC_INVALID_INPUT, "recipe '%s' is unknown (recipes: %s)", r->recipe, list);
+}
+
+/* With AutoML: every hyperparameter given must belong to at least one candidate recipe. */
+static enum rc check_automl_params(const struct eval_settings *es, const struct param_kv *kv,
+                                   size_t n, struct err *e)
+{
+    struct automl_config c;
+    enum rc rc = automl_config_parse(es->automl_config, &c, e);
+    if (rc) return rc;
+    struct param_kv one[1];
+    for (size_t k = 0; k < n && !rc; k++) {
+        bool known = false;
+        for (size_t i = 0; i < c.nrecipes && !known; i++)
+            known = automl_filter_kv(c.recipes[i], &kv[k], 1, one) == 1;
+        if (!known)
+            rc = err_set(e, RC_INVALID_INPUT,
+                         "hyperparameter %s: none of autoMLConfig.recipeList's recipes takes it",
+                         kv[k].key);
+    }
+    automl_config_release(&c);
+    return rc;
+}
+
+/* The request's settings given as train_request fields (JSON text) rather than key=value. */
+static enum rc request_json_settings(const struct train_request *r, struct eval_settings *es,
+                                     json_t *config, struct err *e)
+{
+    bool taken;
+    enum rc rc = RC_OK;
+    if (r->hpo_config && !(rc = eval_settings_take(es, "hpoConfig", r->hpo_config, &taken, e)))
+        json_object_set(config, "hpoConfig", es->hpo_config);
+    if (!rc && r->automl_config &&
+        !(rc = eval_settings_take(es, "autoMLConfig", r->automl_config, &taken, e)))
+        json_object_set(config, "autoMLConfig", es->automl_config);
+    if (r->perform_hpo) es->perform_hpo = true;
+    if (r->perform_automl) es->perform_automl = true;
+    return rc;
+}
+
 enum rc engine_train(struct store *s, const struct train_request *r, char **version_arn,
                      struct err *e)
 {
-    const struct recipe *recipe = recipe_find(r->recipe);
-    if (!recipe) {
-        char list[512] = "";
-        size_t used = 0;
-        for (size_t i = 0; recipe_table[i] && used < sizeof(list); i++)
-            used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "",
-                                     recipe_table[i]->name);
-        return err_set(e, RC_INVALID_INPUT, "recipe '%s' is unknown (recipes: %s)", r->recipe,
-                       list);
-    }
+    const struct recipe *recipe = NULL;
+    struct eval_settings es;
+    eval_settings_init(&es);
+    struct eval_outcome eo = {0};
     struct weighting w;
     weighting_init(&w);
     json_t *config = json_object();
@@ -470,15 +566,22 @@ enum rc engine_train(struct store *s, const struct train_request *r, char **vers
     struct ages ages = {0};
     struct modelfile *previous = NULL;
     json_t *prev_meta = NULL;
-    char *name =
-        r->solution ? xstrdup(r->solution) : xasprintf("%.30s-%.32s", r->group, recipe->name + 4);
+    char *name = NULL;
     char *path = NULL, *meta = NULL;
-    enum rc rc = split_settings(r->kv, r->nkv, &w, rest, &nrest, config, e);
+    enum rc rc = split_settings(r->kv, r->nkv, &w, &es, rest, &nrest, config, e);
+    if (!rc) rc = request_json_settings(r, &es, config, e);
+    if (!rc) rc = request_recipe(r, &es, &recipe, e);
+    if (!rc)
+        name = r->solution
+                   ? xstrdup(r->solution)
+                   : xasprintf("%.30s-%.32s", r->group, recipe ? recipe->name + 4 : "automl");
+    if (!rc) rc = eval_settings_check(&es, recipe, e);
     if (!rc) rc = engine_recover(s, e);
     if (!rc && r->update)
         rc = open_previous(s, r, recipe, name, &previous, rest, &nrest, &prev_meta, e);
-    if (!rc) rc = params_resolve(recipe->params, rest, nrest, &p, e);
-    if (!rc && recipe->validate) rc = recipe->validate(&p, e);
+    if (!rc && recipe) rc = params_resolve(recipe->params, rest, nrest, &p, e);
+    if (!rc && recipe && recipe->validate) rc = recipe->validate(&p, e);
+    if (!rc && !recipe) rc = check_automl_params(&es, rest, nrest, e);
     if (!rc && !resource_name_valid(name))
         rc =
             err_set(e, RC_INVALID_INPUT,
@@ -494,7 +597,7 @@ enum rc engine_train(struct store *s, const struct train_request *r, char **vers
     json_object_set_new(config, "algorithmHyperParameters", json_loads(params_json, 0, NULL));
     free(params_json);
     if ((rc = store_begin(s, e))) goto out;
-    rc = ensure_solution(s, &group, name, recipe, config, &sol, e);
+    rc = ensure_solution(s, &group, name, recipe, &es, config, &sol, e);
     if (!rc && r->version_arn) {
         /* The caller's CREATE PENDING version: move it to CREATE IN_PROGRESS. */
         rc = store_resource_get(s, r->version_arn, &ver, e);
@@ -506,6 +609,8 @@ enum rc engine_train(struct store *s, const struct train_request *r, char **vers
             json_t *a = json_loads(ver.attrs, 0, NULL);
             if (!a) a = json_object();
             json_object_set(a, "solutionConfig", config);
+            json_object_set_new(a, "performHPO", json_boolean(es.perform_hpo));
+            json_object_set_new(a, "performAutoML", json_boolean(es.perform_automl));
             json_object_set_new(a, "trainerPid", json_integer((json_int_t)getpid()));
             json_object_set_new(a, "trainerStart",
                                 json_integer((json_int_t)process_start_time(getpid())));
@@ -524,8 +629,9 @@ enum rc engine_train(struct store *s, const struct train_request *r, char **vers
         ver.name = xstrdup(vid);
         ver.parent_id = sol.id;
         ver.status = xstrdup(STATUS_CREATE_IN_PROGRESS);
-        json_t *a = json_pack("{s:s,s:s,s:s,s:O,s:I,s:I}", "solutionVersionArn", ver.arn,
+        json_t *a = json_pack("{s:s,s:s,s:s,s:b,s:b,s:O,s:I,s:I}", "solutionVersionArn", ver.arn,
                               "solutionArn", sol.arn, "trainingMode", r->update ? "UPDATE" : "FULL",
+                              "performHPO", es.perform_hpo, "performAutoML", es.perform_automl,
                               "solutionConfig", config, "trainerPid", (json_int_t)getpid(),
                               "trainerStart", (json_int_t)process_start_time(getpid()));
         ver.attrs = attrs_text(a);
@@ -554,6 +660,52 @@ enum rc engine_train(struct store *s, const struct train_request *r, char **vers
     if (!rc) {
         rc = item_ages(s, &group, dataset.id, &d, &ages, e);
     }
+    /* Metrics, HPO and AutoML (eval/training.h), before the final model on all the data. */
+    if (!rc && r->update) {
+        eo.recipe = recipe;
+        eo.attrs = json_pack("{s:s}", "metricsNote",
+                             "not evaluated: trainingMode UPDATE refines a version in place; "
+                             "the metrics of the FULL version it started from still describe it");
+    } else if (!rc) {
+        struct eval_data ed;
+        eval_data_init(&ed, s, &group, dataset.id, &d, r->threads);
+        ed.cancel = r->cancel;
+        uint64_t seed = 42;
+        for (size_t i = 0; recipe && i < p.n; i++)
+            if (strcmp(p.v[i].name, "seed") == 0) seed = (uint64_t)p.v[i].num;
+        rc = eval_at_training(&ed, &es, recipe, rest, nrest, &w, seed, r->progress, &eo, e);
+        eval_data_release(&ed);
+    }
+    if (!rc && (eo.recipe != recipe || eo.ntuned)) {
+        /* AutoML's recipe and HPO's values: the user's values (that recipe's), then the tuned. */
+        struct param_kv *kv = xcalloc(nrest + eo.ntuned + 1, sizeof(*kv));
+        size_t n = 0;
+        for (size_t k = 0; k < nrest; k++) {
+            bool tuned = false;
+            for (size_t t = 0; t < eo.ntuned; t++)
+                tuned |= strcmp(rest[k].key, eo.tuned[t].key) == 0;
+            if (!tuned) kv[n++] = rest[k];
+        }
+        recipe = eo.recipe;
+        n = automl_filter_kv(recipe, kv, n, kv);
+        for (size_t t = 0; t < eo.ntuned; t++)
+            kv[n++] = eo.tuned[t];
+        params_release(&p);
+        rc = params_resolve(recipe->params, kv, n, &p, e);
+        free(kv);
+        if (!rc) {
+            char *pj = params_to_json(&p);
+            json_object_set_new(config, "algorithmHyperParameters", json_loads(pj, 0, NULL));
+            free(pj);
+        }
+    }
+    if (!rc && es.perform_hpo) {
+        char *pj = params_to_json(&p);
+        json_object_set_new(
+            eo.attrs, "tunedHPOParams",
+            json_pack("{s:o}", "algorithmHyperParameters", json_loads(pj, 0, NULL)));
+        free(pj);
+    }
     if (!rc) {
         char *weigher = event_weigher_to_json(&d.weigher);
         json_t *m = json_pack(
@@ -581,6 +733,7 @@ enum rc engine_train(struct store *s, const struct train_request *r, char **vers
         json_object_set_new(a, "trainingHours", json_real(seconds / 3600.0));
         json_object_set_new(a, "trainingSeconds", json_real(seconds));
         json_object_set_new(a, "interactionsUsed", json_integer((json_int_t)d.events_used));
+        if (eo.attrs) json_object_update(a, eo.attrs);
     }
     free(ver.attrs);
     ver.attrs = attrs_text(a);
@@ -597,6 +750,8 @@ enum rc engine_train(struct store *s, const struct train_request *r, char **vers
     if (rc && path) unlink(path);
     if (!rc) *version_arn = xstrdup(ver.arn);
 out:
+    eval_settings_release(&es);
+    eval_outcome_release(&eo);
     weighting_release(&w);
     json_decref(config);
     free(rest);
@@ -1813,6 +1968,198 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
     history_release(&h);
     filter_verdict_release(&allowed);
     *out = json_pack("{s:o}", "itemList", list);
+    return RC_OK;
+}
+
+/* ---- Many users at once (batch inference) ------------------------------------ */
+
+#define SELECT_BLOCK 32 /* items topk_scan() tests at once against the heap's worst */
+
+/* Bit k set when scores[k] >= t (NaN is not), for the SELECT_BLOCK scores, four at a time. */
+static uint32_t block_at_least(const float *scores, float t)
+{
+    uint32_t bits = 0;
+#if defined(__SSE2__)
+    __m128 tv = _mm_set1_ps(t);
+    for (int k = 0; k < SELECT_BLOCK; k += 4)
+        bits |= (uint32_t)_mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(scores + k), tv)) << k;
+#else
+    for (int k = 0; k < SELECT_BLOCK; k++)
+        bits |= (uint32_t)(scores[k] >= t) << k;
+#endif
+    return bits;
+}
+
+/* The best n items seen so far: a heap whose root is the worst kept. */
+struct topk {
+    struct ranked *heap;
+    size_t len, n;
+};
+
+/*
+ * Offer items [first, end) to 't'; scores[j - first] is item j's score (so a
+ * block of a larger score matrix can be scanned). 'allowed' (may be NULL) is
+ * the filter's verdict; 'first' must be a multiple of SELECT_BLOCK.
+ */
+static void topk_scan(const struct model *m, struct topk *t, const float *scores, uint32_t first,
+                      uint32_t end, const struct filter_verdict *allowed)
+{
+    struct ranked *heap = t->heap;
+    size_t n = t->n;
+    for (uint32_t b = first; b < end && n; b += SELECT_BLOCK) {
+        uint32_t stop = MIN(end, b + SELECT_BLOCK);
+        const float *sb = scores + (b - first);
+        /*
+         * Once the heap is full of scored items, most items lose to its worst on
+         * the score alone: test a block at once (vectorized), then look only at
+         * the items that may beat it (and that the filter allows).
+         */
+        if (t->len == n && heap[0].scored && stop - b == SELECT_BLOCK) {
+            uint32_t bits = block_at_least(sb, heap[0].score);
+            if (allowed) bits &= (uint32_t)(allowed->allow[b / 64] >> (b % 64)); /* b % 32 == 0 */
+            while (bits) {
+                uint32_t k = (uint32_t)__builtin_ctz(bits), j = b + k;
+                bits &= bits - 1;
+                if (t->len == n && heap[0].scored && !(sb[k] >= heap[0].score)) continue;
+                if (!is_candidate(m, j) || sb[k] == -INFINITY) continue;
+                heap_push(heap, &t->len, n, (struct ranked){j, sb[k], !isnan(sb[k])},
+                          m->popularity);
+            }
+            continue;
+        }
+        for (uint32_t j = b; j < stop; j++) {
+            float sc = sb[j - b];
+            if (t->len == n && heap[0].scored && !(sc >= heap[0].score)) continue;
+            /* Only items with interaction data are candidates (never an item no dataset has). */
+            if (!is_candidate(m, j) || sc == -INFINITY) continue;
+            /* Filtered here, not after: the list stays full when enough items pass. */
+            if (allowed && !filter_allows(allowed, j)) continue;
+            heap_push(heap, &t->len, n, (struct ranked){j, sc, !isnan(sc)}, m->popularity);
+        }
+    }
+}
+
+/*
+ * The answer from a scanned top-k: sorted, with exploration (which needs all
+ * of 'scores'; NULL when there is no exploration) and the JSON. Frees t->heap.
+ */
+static json_t *topk_finish(struct model *m, struct topk *t, const struct history *h,
+                           const float *scores, bool explain, const struct exploration *x,
+                           const struct filter_verdict *allowed, struct err *e)
+{
+    const struct recipe *r = m->recipe;
+    size_t n = t->n, len = t->len;
+    struct ranked *heap = t->heap;
+    qsort_r(heap, len, sizeof(*heap), ranked_qsort, (void *)m->popularity);
+    /* Exploration is for user-personalization, as itemExplorationConfig is in Personalize. */
+    struct ranked *final = heap;
+    bool *explored = xcalloc(n ? n : 1, sizeof(bool));
+    if (scores && x && x->weight > 0 && r->kind == RECIPE_USER_PERSONALIZATION) {
+        final = xcalloc(n ? n : 1, sizeof(*final));
+        len = explore(m, x, h, scores, allowed, heap, len, n, final, explored);
+    }
+    json_t *list = json_array();
+    for (size_t k = 0; k < len; k++) {
+        json_t *o = item_json(m, &final[k], explain && !explored[k], h, e);
+        if (explored[k]) json_object_set_new(o, "reason", json_pack("[s]", "Exploration"));
+        json_array_append_new(list, o);
+    }
+    if (final != heap) free(final);
+    free(explored);
+    free(heap);
+    t->heap = NULL;
+    return json_pack("{s:o}", "itemList", list);
+}
+
+/*
+ * block = vecs (nv x dim) times item vectors [first, first + count) transposed:
+ * row u holds user u's scores of those items (NaN past the vectors).
+ */
+static void score_block(const float *y, uint32_t dim, uint32_t nvec, const float *vecs, size_t nv,
+                        uint32_t first, uint32_t count, float *block)
+{
+    uint32_t known = first < nvec ? MIN(count, nvec - first) : 0;
+    if (known)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nv, (int)known, (int)dim, 1.0f,
+                    vecs, (int)dim, y + (size_t)first * dim, (int)dim, 0.0f, block, (int)count);
+    for (size_t u = 0; u < nv; u++)
+        for (uint32_t j = known; j < count; j++)
+            block[u * count + j] = NAN;
+}
+
+/* Users scored together by model_recommend_many(), and the items scored at a time. */
+#define SCORE_BATCH 256
+#define SCORE_ITEMS 1024 /* a SCORE_BATCH x SCORE_ITEMS block of scores (1 MiB) stays in L2 */
+
+enum rc model_recommend_many(struct model *m, const char *const *user_ids, size_t nusers, size_t n,
+                             const struct exploration *x, const struct filter_bound *const *filters,
+                             json_t **outs, struct err *errs)
+{
+    const struct recipe *r = m->recipe;
+    uint32_t dim = 0, nvec = 0;
+    const float *y = r->item_vectors ? r->item_vectors(m->state, &dim, &nvec) : NULL;
+    /* Exploration needs every score of a user at once: the one-by-one path does that. */
+    if (r->kind == RECIPE_RELATED_ITEMS || !y || !dim || !r->user_vector || (x && x->weight > 0)) {
+        for (size_t u = 0; u < nusers; u++)
+            if (model_recommend(m, user_ids[u], NULL, n, false, x, filters ? filters[u] : NULL,
+                                &outs[u], &errs[u]))
+                outs[u] = NULL;
+        return RC_OK;
+    }
+    /*
+     * Per group of users: their vectors (fold-in), then the items block by
+     * block: one matrix product per block, and each user's top-k scan of it
+     * while it is in cache.
+     */
+    float *vecs = xmallocarray((size_t)SCORE_BATCH * dim, sizeof(float));
+    float *block = xmallocarray((size_t)SCORE_BATCH * SCORE_ITEMS, sizeof(float));
+    struct history h[SCORE_BATCH];
+    struct filter_verdict allowed[SCORE_BATCH];
+    struct topk top[SCORE_BATCH];
+    bool ok[SCORE_BATCH];
+    for (size_t first = 0; first < nusers; first += SCORE_BATCH) {
+        size_t b = MIN(SCORE_BATCH, nusers - first);
+        for (size_t u = 0; u < b; u++) {
+            size_t k = first + u;
+            const struct filter_bound *fb = filters ? filters[k] : NULL;
+            memset(&allowed[u], 0, sizeof(allowed[u]));
+            user_history(m, user_ids[k], &h[u]);
+            outs[k] = NULL;
+            ok[u] = false;
+            if (!user_ids[k])
+                err_set(&errs[k], RC_INVALID_INPUT,
+                        "recipe %s recommends items for a user: give a user ID", r->name);
+            else if (!(fb && filter_request_apply(m, fb, user_ids[k], UINT32_MAX, &h[u],
+                                                  &allowed[u], &errs[k])) &&
+                     !r->user_vector(m->state, h[u].items, h[u].w, h[u].n, vecs + u * dim,
+                                     &errs[k]))
+                ok[u] = true;
+            top[u] = (struct topk){xcalloc(n ? n : 1, sizeof(struct ranked)), 0, n};
+        }
+        for (uint32_t j0 = 0; j0 < m->nitems; j0 += SCORE_ITEMS) {
+            uint32_t cnt = MIN(SCORE_ITEMS, m->nitems - j0);
+            score_block(y, dim, nvec, vecs, b, j0, cnt, block);
+            for (size_t u = 0; u < b; u++) {
+                if (!ok[u]) continue;
+                float *row = block + u * cnt;
+                /* A user with no history: popular items, as Personalize does. */
+                if (h[u].n == 0 && r->kind != RECIPE_POPULAR_ITEMS)
+                    for (uint32_t j = 0; j < cnt; j++)
+                        row[j] = NAN;
+                topk_scan(m, &top[u], row, j0, j0 + cnt,
+                          filters && filters[first + u] ? &allowed[u] : NULL);
+            }
+        }
+        for (size_t u = 0; u < b; u++) {
+            size_t k = first + u;
+            if (ok[u]) outs[k] = topk_finish(m, &top[u], &h[u], NULL, false, NULL, NULL, &errs[k]);
+            free(top[u].heap);
+            filter_verdict_release(&allowed[u]);
+            history_release(&h[u]);
+        }
+    }
+    free(vecs);
+    free(block);
     return RC_OK;
 }
 

@@ -29,16 +29,28 @@
 
 struct train_request {
     const char *group;    /* dataset group name */
-    const char *recipe;   /* name or ARN */
+    const char *recipe;   /* name or ARN; NULL with performAutoML */
     const char *solution; /* solution name; NULL = "<group>-<recipe>" */
     /*
      * Hyperparameters and solution settings as key=value: the recipe's own
      * (or Personalize's names for them), plus eventType, eventValueThreshold,
-     * useEventValues, recencyHalfLifeDays and eventWeight.<TYPE>.
+     * useEventValues, recencyHalfLifeDays and eventWeight.<TYPE>, and the
+     * evaluation settings (eval/training.h, docs/evaluation.md): evaluation,
+     * evaluationSplit, evaluationCutoff, performHPO, hpoConfig (JSON text),
+     * performAutoML, autoMLConfig (JSON text).
      */
     const struct param_kv *kv;
     size_t nkv;
     int threads; /* 0 = all CPUs */
+    /*
+     * Personalize's CreateSolution fields, for callers that have them apart
+     * (the API): the same as the kv keys of the same names. JSON texts; NULL
+     * for none.
+     */
+    bool perform_hpo, perform_automl;
+    const char
+        *hpo_config; /* {"hpoObjective", "hpoResourceConfig", "algorithmHyperParameterRanges"} */
+    const char *automl_config; /* {"metricName", "recipeList"} */
     /*
      * trainingMode UPDATE (aws-user-personalization): start from the
      * solution's latest ACTIVE version and refine it on the current data
@@ -63,9 +75,32 @@ struct train_request {
  */
 enum rc engine_recover(struct store *s, struct err *e);
 
-/* Train; on success *version_arn (caller frees) names the ACTIVE version. */
+/*
+ * Train; on success *version_arn (caller frees) names the ACTIVE version,
+ * whose attrs hold "metrics" (Personalize's names) or a "metricsNote"
+ * saying why there are none, and, as asked, "tunedHPOParams" with
+ * "hpoTrials", or "autoMLResult" with "autoMLTrials".
+ */
 enum rc engine_train(struct store *s, const struct train_request *r, char **version_arn,
                      struct err *e);
+
+/*
+ * Items x categorical values of the group's ITEMS dataset ("GENRES=romance",
+ * 1 where the item has it), for recipes with uses_item_metadata; an empty
+ * matrix without an ITEMS dataset. Caller frees with csr_free().
+ */
+enum rc engine_item_features(struct store *s, const struct resource *group, uint32_t nitems,
+                             struct csr **out, struct err *e);
+
+/*
+ * Split key=value pairs into the solution's event weighting (eventType,
+ * eventValueThreshold, useEventValues, recencyHalfLifeDays, eventWeight.T)
+ * and the rest (hyperparameters, into 'rest', room for n); 'config' (may
+ * be NULL) records the settings taken.
+ */
+enum rc engine_weighting_settings(const struct param_kv *kv, size_t n, struct weighting *w,
+                                  struct param_kv *rest, size_t *nrest, json_t *config,
+                                  struct err *e);
 
 struct model;
 
@@ -132,6 +167,19 @@ struct exploration {
 enum rc model_recommend(struct model *m, const char *user_id, const char *item_id, size_t n,
                         bool explain, const struct exploration *x,
                         const struct filter_bound *filter, json_t **out, struct err *e);
+
+/*
+ * model_recommend() for many users at once (batch inference): user i's
+ * answer goes to outs[i], or NULL with the reason in errs[i]. Recipes with a
+ * vector form (recipe.h: item_vectors, user_vector) score 256 users per
+ * matrix product, a block of items at a time, each user's top-k scanning
+ * the block while it is in cache; the answers are model_recommend()'s (the
+ * same items, scores up to float rounding). 'filters' (may be NULL) holds
+ * one bound filter (or NULL) per user. Returns RC_OK; failures are per user.
+ */
+enum rc model_recommend_many(struct model *m, const char *const *user_ids, size_t nusers, size_t n,
+                             const struct exploration *x, const struct filter_bound *const *filters,
+                             json_t **outs, struct err *errs);
 
 /*
  * GetPersonalizedRanking: 'items' reordered for 'user_id'; items the model

@@ -332,6 +332,44 @@ out:
     return rc;
 }
 
+enum rc modelfile_write_memory(struct modelfile_writer *w, void **data, size_t *len, struct err *e)
+{
+    enum rc rc = check_kind(w, e);
+    if (rc) return rc;
+    uint64_t table_end = HDR_SIZE + (uint64_t)w->n * ENT_SIZE, pos = table_end;
+    for (uint32_t i = 0; i < w->n; i++)
+        pos = align_up(pos) + w->secs[i].len;
+    void *buf;
+    if (posix_memalign(&buf, MODELFILE_ALIGN, (size_t)pos) != 0)
+        return err_set(e, RC_NOMEM, "model in memory: cannot allocate %llu bytes",
+                       (unsigned long long)pos);
+    unsigned char *head = buf;
+    memset(head, 0, (size_t)pos);
+    pos = table_end;
+    for (uint32_t i = 0; i < w->n; i++) {
+        const struct wsection *sec = &w->secs[i];
+        unsigned char *ent = head + HDR_SIZE + (size_t)i * ENT_SIZE;
+        pos = align_up(pos);
+        memcpy(ent + ENT_NAME, sec->name, NAME_SIZE);
+        put_u64(ent + ENT_OFFSET, pos);
+        put_u64(ent + ENT_LENGTH, sec->len);
+        put_u32(ent + ENT_CRC, sec->crc);
+        if (sec->len) memcpy(head + pos, sec->data, sec->len);
+        pos += sec->len;
+    }
+    memcpy(head + HDR_MAGIC, MODELFILE_MAGIC, 8);
+    put_u32(head + HDR_VERSION, MODELFILE_FORMAT_VERSION);
+    put_u32(head + HDR_FLAGS, 0);
+    memcpy(head + HDR_KIND, w->kind, KIND_SIZE);
+    put_u32(head + HDR_KIND_VERSION, w->kind_version);
+    put_u32(head + HDR_COUNT, w->n);
+    put_u64(head + HDR_FILE_SIZE, pos);
+    put_u32(head + HDR_CRC, header_crc(head, table_end));
+    *data = buf;
+    *len = (size_t)pos;
+    return RC_OK;
+}
+
 /* ---- reading ---- */
 
 struct rsection {

@@ -110,6 +110,13 @@ enum rc modelfile_add_text(struct modelfile_writer *w, const char *name, const c
  */
 enum rc modelfile_write(struct modelfile_writer *w, const char *path, struct err *e);
 
+/*
+ * The same bytes in memory instead (for a model that is evaluated and
+ * thrown away): *data (64-byte aligned; caller frees with free()) holds
+ * *len bytes, ready for modelfile_open_memory().
+ */
+enum rc modelfile_write_memory(struct modelfile_writer *w, void **data, size_t *len, struct err *e);
+
 /* ---- reading ---- */
 
 /* An opened, validated, read-only model file. */

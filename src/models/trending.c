@@ -54,6 +54,8 @@ struct windows_acc {
     int64_t t, width;
     double *cur, *prev;
     uint32_t nitems;
+    const uint64_t *skip; /* held-out events (train_data.skip) */
+    uint64_t pos;
 };
 
 static enum rc count_windows(void *ctx, const struct interaction_chunk *c, struct err *e)
@@ -61,6 +63,8 @@ static enum rc count_windows(void *ctx, const struct interaction_chunk *c, struc
     UNUSED(e);
     struct windows_acc *a = ctx;
     for (uint32_t i = 0; i < c->n; i++) {
+        uint64_t pos = a->pos++;
+        if (a->skip && (a->skip[pos >> 6] >> (pos & 63)) & 1) continue;
         int64_t age = a->t - c->ts[i];
         if (age < 0 || age >= 2 * a->width || c->items[i] >= a->nitems) continue;
         double b = event_weigher_weight(a->w, c->event_types[i], c->event_values[i], c->ts[i]);
@@ -76,8 +80,14 @@ static enum rc trending_train(const struct train_input *in, struct modelfile_wri
                               struct err *e)
 {
     const struct train_data *d = in->data;
-    struct windows_acc a = {&d->weigher, d->weigher.last_ts, window_seconds(in->params), NULL,
-                            NULL,        d->ui->ncols};
+    struct windows_acc a = {&d->weigher,
+                            d->weigher.last_ts,
+                            window_seconds(in->params),
+                            NULL,
+                            NULL,
+                            d->ui->ncols,
+                            d->skip,
+                            0};
     a.cur = xcalloc(a.nitems + 1, sizeof(double));
     a.prev = xcalloc(a.nitems + 1, sizeof(double));
     enum rc rc = store_interactions_scan_range(in->store, in->dataset_id, 0, d->last_chunk,

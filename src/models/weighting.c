@@ -144,7 +144,15 @@ struct pass {
     VEC(float) vals;
     VEC(uint32_t) types;
     uint64_t total;
+    const uint64_t *skip; /* events left out, by position in scan order (may be NULL) */
+    uint64_t pos;         /* the position of the next event */
 };
+
+static bool skipped(struct pass *p)
+{
+    uint64_t pos = p->pos++;
+    return p->skip && (p->skip[pos >> 6] >> (pos & 63)) & 1;
+}
 
 /* The first pass finds each type's mean value and the newest event, among kept events. */
 static enum rc first_pass(void *ctx, const struct interaction_chunk *c, struct err *e)
@@ -155,6 +163,7 @@ static enum rc first_pass(void *ctx, const struct interaction_chunk *c, struct e
         uint32_t t = c->event_types[i];
         if (t != EVENT_TYPE_NONE && t >= w->ntypes)
             return err_set(e, RC_DB, "store: interaction with unknown event type %u", t);
+        if (skipped(p)) continue;
         if (w->only_type >= 0 && (int64_t)t != w->only_type) continue;
         float v = c->event_values[i];
         if (w->has_threshold && (isnan(v) || v < w->threshold)) continue;
@@ -173,6 +182,7 @@ static enum rc second_pass(void *ctx, const struct interaction_chunk *c, struct 
 {
     struct pass *p = ctx;
     for (uint32_t i = 0; i < c->n; i++) {
+        if (skipped(p)) continue;
         p->total++;
         if (c->users[i] >= p->nusers || c->items[i] >= p->nitems)
             return err_set(e, RC_DB,
@@ -190,6 +200,13 @@ static enum rc second_pass(void *ctx, const struct interaction_chunk *c, struct 
 enum rc train_data_load(struct store *s, int64_t group_id, int64_t dataset_id,
                         const struct weighting *w, struct train_data *out, struct err *e)
 {
+    return train_data_load_except(s, group_id, dataset_id, w, 0, NULL, out, e);
+}
+
+enum rc train_data_load_except(struct store *s, int64_t group_id, int64_t dataset_id,
+                               const struct weighting *w, int64_t last_chunk, const uint64_t *skip,
+                               struct train_data *out, struct err *e)
+{
     struct train_data d = {0};
     struct strmap *types = strmap_new();
     d.users = strmap_new();
@@ -201,7 +218,11 @@ enum rc train_data_load(struct store *s, int64_t group_id, int64_t dataset_id,
      * uses was committed with it or before, so the maps cover them all even if
      * an import commits meanwhile.
      */
-    if ((rc = store_interactions_last_id(s, dataset_id, &d.last_chunk, e))) goto out;
+    if (last_chunk > 0)
+        d.last_chunk = last_chunk;
+    else if ((rc = store_interactions_last_id(s, dataset_id, &d.last_chunk, e)))
+        goto out;
+    d.skip = skip;
     if ((rc = store_idmap_load(s, group_id, ID_USERS, d.users, e)) ||
         (rc = store_idmap_load(s, group_id, ID_ITEMS, d.items, e)) ||
         (rc = store_idmap_load(s, group_id, ID_EVENT_TYPES, types, e)))
@@ -234,6 +255,7 @@ enum rc train_data_load(struct store *s, int64_t group_id, int64_t dataset_id,
             ew->weight[t] = w->type_weights[k];
     }
     p.w = ew;
+    p.skip = skip;
     p.nusers = strmap_count(d.users);
     p.nitems = strmap_count(d.items);
     p.value_sum = xcalloc(ew->ntypes + 1, sizeof(double));
@@ -244,6 +266,7 @@ enum rc train_data_load(struct store *s, int64_t group_id, int64_t dataset_id,
     for (uint32_t t = 0; t <= ew->ntypes; t++)
         ew->mean[t] = p.value_n[t] ? p.value_sum[t] / (double)p.value_n[t] : 0;
     ew->last_ts = p.last_ts;
+    p.pos = 0;
     if ((rc = store_interactions_scan_range(s, dataset_id, 0, d.last_chunk, second_pass, &p, e)))
         goto out;
 

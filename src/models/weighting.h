@@ -84,6 +84,12 @@ struct train_data {
     int64_t last_chunk; /* the newest interaction chunk read (store_interactions_last_id) */
     struct event_weigher weigher;
     uint32_t *type_masks; /* per entry of ui: the event types behind it (event_type_bit), owned */
+    /*
+     * Events left out (an evaluation split's held-out ones, eval/split.h):
+     * a bitset by position in scan order up to last_chunk, borrowed; NULL
+     * for none. Recipes that read the events themselves skip these too.
+     */
+    const uint64_t *skip;
 };
 
 /* The bit of event type index t in a type mask (types past 30 share bit 30; no type is bit 31). */
@@ -94,6 +100,15 @@ static inline uint32_t event_type_bit(uint32_t t)
 
 enum rc train_data_load(struct store *s, int64_t group_id, int64_t dataset_id,
                         const struct weighting *w, struct train_data *out, struct err *e);
+/*
+ * The same, from the chunks up to 'last_chunk' only (0: up to the newest),
+ * without the events whose position in scan order is set in 'skip' (may be
+ * NULL): the mean values and the recency reference come from the rest too,
+ * so nothing about the left-out events reaches training.
+ */
+enum rc train_data_load_except(struct store *s, int64_t group_id, int64_t dataset_id,
+                               const struct weighting *w, int64_t last_chunk, const uint64_t *skip,
+                               struct train_data *out, struct err *e);
 void train_data_release(struct train_data *d);
 
 #endif
