@@ -1193,7 +1193,12 @@ static size_t explore(const struct model *m, const struct exploration *x, const 
 {
     size_t slots = (size_t)floor((double)n * x->weight / 2.0 + 0.5);
     if (slots > n) slots = n;
-    struct explore_cand *c = xcalloc(m->nitems ? m->nitems : 1, sizeof(*c));
+    /*
+     * Only the 'slots' best candidates are kept (a sorted insertion into a
+     * small array), not all of them sorted: the catalog may have tens of
+     * thousands of recent items and this runs for every request.
+     */
+    struct explore_cand *c = xcalloc(slots ? slots : 1, sizeof(*c));
     size_t nc = 0;
     int64_t since = m->newest - (int64_t)(x->age_cutoff_days * 86400.0);
     bool *listed = xcalloc(m->nitems ? m->nitems : 1, sizeof(bool));
@@ -1203,10 +1208,16 @@ static size_t explore(const struct model *m, const struct exploration *x, const 
         if (m->item_created[j] == INT64_MIN || m->item_created[j] < since) continue;
         if (listed[j] || in_history(h, j)) continue;
         if (allowed && !filter_allows(allowed, j)) continue;
-        c[nc++] = (struct explore_cand){j, m->popularity[j], m->item_created[j]};
+        struct explore_cand cand = {j, m->popularity[j], m->item_created[j]};
+        if (nc == slots && explore_cmp(&cand, &c[nc - 1]) >= 0) continue;
+        size_t at = nc < slots ? nc++ : nc - 1;
+        while (at > 0 && explore_cmp(&cand, &c[at - 1]) < 0) {
+            c[at] = c[at - 1];
+            at--;
+        }
+        c[at] = cand;
     }
     free(listed);
-    qsort(c, nc, sizeof(*c), explore_cmp);
     if (slots > nc) slots = nc;
     /* Exploration item k goes to position floor((k + 1) * n / (slots + 1)). */
     size_t total = MIN(n, len + slots), from_list = 0, k = 0;
