@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <immintrin.h>
 #include <math.h>
 #include <pthread.h>
 #include <strings.h>
@@ -22,6 +23,7 @@
 #define MODEL_FORMAT_KIND_VERSION \
     3                 /* 2: item_created, eventWeigher, lastChunkId; 3: history_types */
 #define EXPLAIN_TOP 3 /* history items shown per recommended item */
+#define Q8_BLOCK    16
 
 /* ---- Solution-level settings ---------------------------------------------- */
 
@@ -663,6 +665,26 @@ struct model {
     const int64_t *item_created; /* age reference per item (see item_ages) */
     const uint8_t *candidates;   /* the recipe's own candidate set, or NULL (see recipe.h) */
     int64_t newest;
+    /*
+     * For recipes with dot-product scores (recipe.h item_vectors): the item
+     * vectors, and an int8 copy with a scale per item, in blocks of
+     * Q8_BLOCK items: coordinate d of item j is q8[((j / 16) * dim + d) * 16
+     * + j % 16] * q8_scale[j], so one vector load holds d for 16 items. The
+     * last block is padded with zero items.
+     */
+    const float *vecs;
+    uint32_t dim;
+    uint32_t *pop_order; /* every item, most popular first (then lower index) */
+    /* Exploration candidates in explore_cmp order, per age cut-off (explore_order()). */
+    pthread_mutex_t explore_mu;
+    struct explore_order {
+        double cutoff_days;
+        uint32_t *items;
+        size_t n;
+    } explore_orders[4];
+    size_t nexplore_orders;
+    int8_t *q8;
+    float *q8_scale; /* nitems rounded up to Q8_BLOCK */
 };
 
 const struct recipe *model_recipe(const struct model *m)
@@ -700,6 +722,12 @@ void model_close(struct model *m)
     VEC_FREE(&m->recent.users);
     strmap_free(m->recent.ids);
     pthread_rwlock_destroy(&m->recent.lock);
+    free(m->q8);
+    free(m->q8_scale);
+    free(m->pop_order);
+    for (size_t k = 0; k < m->nexplore_orders; k++)
+        free(m->explore_orders[k].items);
+    pthread_mutex_destroy(&m->explore_mu);
     modelfile_close(m->mf);
     free(m);
 }
@@ -733,10 +761,49 @@ static enum rc model_params(struct model *m, struct err *e)
     return rc;
 }
 
+/*
+ * The int8 copy of a dot-product recipe's item vectors (see struct model):
+ * 1/4 of the bytes, so a request's pass over every item stays in cache.
+ */
+static void quantize_vectors(struct model *m)
+{
+    uint32_t dim = 0, n = 0;
+    const float *v = m->recipe->item_vectors ? m->recipe->item_vectors(m->state, &dim, &n) : NULL;
+    if (!v || n != m->nitems || dim == 0 || !m->recipe->user_vector) return;
+    for (size_t k = 0; k < (size_t)n * dim; k++)
+        if (!isfinite(v[k])) return; /* a broken vector: the exact path for every request */
+    size_t nb = ((size_t)n + Q8_BLOCK - 1) / Q8_BLOCK;
+    m->vecs = v;
+    m->dim = dim;
+    m->q8 = xcalloc(nb * dim * Q8_BLOCK + 1, 1);
+    m->q8_scale = xcalloc(nb * Q8_BLOCK + 1, sizeof(float));
+    for (uint32_t j = 0; j < n; j++) {
+        const float *y = v + (size_t)j * dim;
+        float mx = 0;
+        for (uint32_t d = 0; d < dim; d++)
+            mx = fmaxf(mx, fabsf(y[d]));
+        float scale = mx > 0 ? mx / 127.0f : 0;
+        m->q8_scale[j] = scale;
+        int8_t *q = m->q8 + (size_t)(j / Q8_BLOCK) * dim * Q8_BLOCK + j % Q8_BLOCK;
+        for (uint32_t d = 0; scale > 0 && d < dim; d++)
+            q[(size_t)d * Q8_BLOCK] = (int8_t)lrintf(y[d] / scale);
+    }
+}
+
+/* More popular first, then lower index: ranked_cmp's order for unscored items. */
+static int popularity_cmp(const void *a, const void *b, void *pop)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    const float *p = pop;
+    if (p[x] != p[y]) return p[x] > p[y] ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
 static enum rc model_load(const char *path, struct model **out, struct err *e)
 {
     struct model *m = xcalloc(1, sizeof(*m));
     pthread_rwlock_init(&m->recent.lock, NULL);
+    pthread_mutex_init(&m->explore_mu, NULL);
     m->recent.ids = strmap_new();
     const void *a, *b, *c, *d, *ic, *ht;
     size_t la, lb, lc, ld, lic, lht;
@@ -797,6 +864,11 @@ static enum rc model_load(const char *path, struct model **out, struct err *e)
         m->candidates = cand;
     }
     if ((rc = m->recipe->load(m->mf, &m->params, &m->state, e))) goto fail;
+    quantize_vectors(m);
+    m->pop_order = xcalloc(m->nitems ? m->nitems : 1, sizeof(uint32_t));
+    for (uint32_t j = 0; j < m->nitems; j++)
+        m->pop_order[j] = j;
+    qsort_r(m->pop_order, m->nitems, sizeof(uint32_t), popularity_cmp, (void *)m->popularity);
     *out = m;
     return RC_OK;
 fail:
@@ -1186,7 +1258,41 @@ static int explore_cmp(const void *a, const void *b)
  * age_cutoff_days of the data's newest time, that are not already in the
  * list or the user's history. Returns how many it placed into 'out'.
  */
-static size_t explore(const struct model *m, const struct exploration *x, const struct history *h,
+/*
+ * Every item young enough for exploration with this cut-off, in
+ * explore_cmp order: computed once per cut-off (a campaign has one), since
+ * ages and popularity are fixed in the model. NULL when the few slots are
+ * taken by other cut-offs (the caller then selects per request).
+ */
+static const struct explore_order *explore_order(struct model *m, double cutoff_days)
+{
+    pthread_mutex_lock(&m->explore_mu);
+    const struct explore_order *o = NULL;
+    for (size_t k = 0; k < m->nexplore_orders && !o; k++)
+        if (m->explore_orders[k].cutoff_days == cutoff_days) o = &m->explore_orders[k];
+    if (!o && m->nexplore_orders < ARRAY_SIZE(m->explore_orders)) {
+        int64_t since = m->newest - (int64_t)(cutoff_days * 86400.0);
+        struct explore_cand *c = xcalloc(m->nitems ? m->nitems : 1, sizeof(*c));
+        size_t nc = 0;
+        for (uint32_t j = 0; j < m->nitems; j++)
+            if (m->item_created[j] != INT64_MIN && m->item_created[j] >= since)
+                c[nc++] = (struct explore_cand){j, m->popularity[j], m->item_created[j]};
+        qsort(c, nc, sizeof(*c), explore_cmp);
+        struct explore_order *w = &m->explore_orders[m->nexplore_orders];
+        w->cutoff_days = cutoff_days;
+        w->items = xcalloc(nc ? nc : 1, sizeof(uint32_t));
+        for (size_t k = 0; k < nc; k++)
+            w->items[k] = c[k].item;
+        w->n = nc;
+        free(c);
+        m->nexplore_orders++;
+        o = w;
+    }
+    pthread_mutex_unlock(&m->explore_mu);
+    return o;
+}
+
+static size_t explore(struct model *m, const struct exploration *x, const struct history *h,
                       const float *scores, const struct filter_verdict *allowed,
                       const struct ranked *list, size_t len, size_t n, struct ranked *out,
                       bool *is_exploration)
@@ -1194,9 +1300,9 @@ static size_t explore(const struct model *m, const struct exploration *x, const 
     size_t slots = (size_t)floor((double)n * x->weight / 2.0 + 0.5);
     if (slots > n) slots = n;
     /*
-     * Only the 'slots' best candidates are kept (a sorted insertion into a
-     * small array), not all of them sorted: the catalog may have tens of
-     * thousands of recent items and this runs for every request.
+     * The 'slots' first candidates in explore_cmp order, kept in a max-heap
+     * (root: the last of them), so a request costs O(items log slots), not a
+     * sort of every young item.
      */
     struct explore_cand *c = xcalloc(slots ? slots : 1, sizeof(*c));
     size_t nc = 0;
@@ -1204,20 +1310,37 @@ static size_t explore(const struct model *m, const struct exploration *x, const 
     bool *listed = xcalloc(m->nitems ? m->nitems : 1, sizeof(bool));
     for (size_t k = 0; k < len; k++)
         listed[list[k].item] = true;
-    for (uint32_t j = 0; j < m->nitems && slots; j++) {
-        if (m->item_created[j] == INT64_MIN || m->item_created[j] < since) continue;
+    const struct explore_order *order = slots ? explore_order(m, x->age_cutoff_days) : NULL;
+    for (size_t k = 0; order && k < order->n && nc < slots; k++) {
+        uint32_t j = order->items[k];
         if (listed[j] || in_history(h, j)) continue;
         if (allowed && !filter_allows(allowed, j)) continue;
+        c[nc++] = (struct explore_cand){j, m->popularity[j], m->item_created[j]};
+    }
+    for (uint32_t j = 0; !order && j < m->nitems && slots; j++) {
+        if (m->item_created[j] == INT64_MIN || m->item_created[j] < since) continue;
         struct explore_cand cand = {j, m->popularity[j], m->item_created[j]};
-        if (nc == slots && explore_cmp(&cand, &c[nc - 1]) >= 0) continue;
-        size_t at = nc < slots ? nc++ : nc - 1;
-        while (at > 0 && explore_cmp(&cand, &c[at - 1]) < 0) {
-            c[at] = c[at - 1];
-            at--;
+        if (nc == slots && (cand.pop > c[0].pop || explore_cmp(&cand, &c[0]) >= 0)) continue;
+        if (listed[j] || in_history(h, j)) continue;
+        if (allowed && !filter_allows(allowed, j)) continue;
+        size_t i;
+        if (nc < slots) {
+            for (i = nc++; i > 0 && explore_cmp(&cand, &c[(i - 1) / 2]) > 0; i = (i - 1) / 2)
+                c[i] = c[(i - 1) / 2];
+        } else {
+            for (i = 0;;) {
+                size_t l = 2 * i + 1, r = l + 1, w = l;
+                if (l >= nc) break;
+                if (r < nc && explore_cmp(&c[r], &c[l]) > 0) w = r;
+                if (explore_cmp(&c[w], &cand) <= 0) break;
+                c[i] = c[w];
+                i = w;
+            }
         }
-        c[at] = cand;
+        c[i] = cand;
     }
     free(listed);
+    qsort(c, nc, sizeof(*c), explore_cmp);
     if (slots > nc) slots = nc;
     /* Exploration item k goes to position floor((k + 1) * n / (slots + 1)). */
     size_t total = MIN(n, len + slots), from_list = 0, k = 0;
@@ -1267,6 +1390,196 @@ static enum rc filter_request_apply(struct model *m, const struct filter_bound *
     return rc;
 }
 
+/* ---- Top-k through the int8 item vectors ------------------------------------ */
+
+/*
+ * ub[j] = (q8 item j . x) * scale_j + slack * scale_j for every item (ub has
+ * room for whole blocks): an upper bound of item j's score (fast_scores).
+ */
+__attribute__((target("avx512f"))) static void
+upper_bounds_avx512(const struct model *m, const float *x, float slack, float *ub)
+{
+    uint32_t dim = m->dim;
+    size_t nb = ((size_t)m->nitems + Q8_BLOCK - 1) / Q8_BLOCK;
+    __m512 sl = _mm512_set1_ps(slack);
+    for (size_t b = 0; b < nb; b++) {
+        const int8_t *q = m->q8 + b * dim * Q8_BLOCK;
+        __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+        uint32_t d = 0;
+        for (; d + 1 < dim; d += 2) {
+            __m128i b0 = _mm_loadu_si128((const __m128i *)(const void *)(q + (size_t)d * 16));
+            __m128i b1 = _mm_loadu_si128((const __m128i *)(const void *)(q + (size_t)(d + 1) * 16));
+            acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b0)),
+                                   _mm512_set1_ps(x[d]), acc0);
+            acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b1)),
+                                   _mm512_set1_ps(x[d + 1]), acc1);
+        }
+        if (d < dim) {
+            __m128i b0 = _mm_loadu_si128((const __m128i *)(const void *)(q + (size_t)d * 16));
+            acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b0)),
+                                   _mm512_set1_ps(x[d]), acc0);
+        }
+        __m512 sc = _mm512_loadu_ps(m->q8_scale + b * Q8_BLOCK);
+        _mm512_storeu_ps(ub + b * Q8_BLOCK,
+                         _mm512_mul_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), sl), sc));
+    }
+}
+
+static void upper_bounds_plain(const struct model *m, const float *x, float slack, float *ub)
+{
+    uint32_t dim = m->dim;
+    size_t nb = ((size_t)m->nitems + Q8_BLOCK - 1) / Q8_BLOCK;
+    for (size_t b = 0; b < nb; b++) {
+        const int8_t *q = m->q8 + b * dim * Q8_BLOCK;
+        float acc[Q8_BLOCK] = {0};
+        for (uint32_t d = 0; d < dim; d++)
+            for (int l = 0; l < Q8_BLOCK; l++)
+                acc[l] += (float)q[(size_t)d * Q8_BLOCK + l] * x[d];
+        for (int l = 0; l < Q8_BLOCK; l++) {
+            ub[b * Q8_BLOCK + l] = (acc[l] + slack) * m->q8_scale[b * Q8_BLOCK + l];
+        }
+    }
+}
+
+/*
+ * The next item at or after *from whose value exceeds 'thr' (or reaches it,
+ * with 'or_equal'); n when none. Sixteen items per compare where AVX-512 is
+ * there: most items of a scan are below the threshold.
+ */
+__attribute__((target("avx512f"))) static uint32_t
+next_above_avx512(const float *v, uint32_t from, uint32_t n, float thr, bool or_equal)
+{
+    __m512 t = _mm512_set1_ps(thr);
+    uint32_t j = from;
+    while (j < n && j % 16)
+        if (or_equal ? v[j] >= thr : v[j] > thr)
+            return j;
+        else
+            j++;
+    for (; j + 16 <= n; j += 16) {
+        __m512 x = _mm512_loadu_ps(v + j);
+        __mmask16 k =
+            or_equal ? _mm512_cmp_ps_mask(x, t, _CMP_GE_OQ) : _mm512_cmp_ps_mask(x, t, _CMP_GT_OQ);
+        if (k) return j + (uint32_t)__builtin_ctz(k);
+    }
+    for (; j < n; j++)
+        if (or_equal ? v[j] >= thr : v[j] > thr) return j;
+    return n;
+}
+
+static uint32_t next_above(const float *v, uint32_t from, uint32_t n, float thr, bool or_equal)
+{
+    if (__builtin_cpu_supports("avx512f")) return next_above_avx512(v, from, n, thr, or_equal);
+    for (uint32_t j = from; j < n; j++)
+        if (or_equal ? v[j] >= thr : v[j] > thr) return j;
+    return n;
+}
+
+/* The exact score x . y_j (summed in double, in dimension order). */
+static float exact_score(const struct model *m, const float *x, uint32_t j)
+{
+    const float *y = m->vecs + (size_t)j * m->dim;
+    double acc = 0;
+    for (uint32_t d = 0; d < m->dim; d++)
+        acc += (double)y[d] * (double)x[d];
+    return (float)acc;
+}
+
+static bool eligible(const struct model *m, const struct filter_verdict *allowed, uint32_t j)
+{
+    return is_candidate(m, j) && (!allowed || filter_allows(allowed, j));
+}
+
+/*
+ * The best 'n' eligible items of a history, as score_user() would rank them,
+ * without reading every item's full vector. The int8 pass gives each item an
+ * approximate score a_j within err_j = 0.51 * scale_j * |x|_1 of x . y_j
+ * (rounding to int8 moves each coordinate by at most scale_j / 2; the rest
+ * covers float rounding), so ub_j = a_j + err_j bounds it from above. The
+ * n + 16 items with the highest bounds get exact scores; s_n is the n-th
+ * best of those; every other eligible item whose bound reaches s_n gets its
+ * exact score too. No item left out can beat s_n, so the n best exact
+ * scores are the answer. Returns the exactly scored items in *cand (caller
+ * frees; their scores in scores[]) and the user vector in *x_out (caller
+ * frees), for exact scores of other items.
+ */
+static enum rc fast_scores(struct model *m, const struct history *h, size_t n,
+                           const struct filter_verdict *allowed, float *scores, uint32_t **cand,
+                           size_t *ncand, float **x_out, struct err *e)
+{
+    float *x = xcalloc(m->dim, sizeof(float));
+    enum rc rc = m->recipe->user_vector(m->state, h->items, h->w, h->n, x, e);
+    if (rc) {
+        free(x);
+        return rc;
+    }
+    float l1 = 0;
+    for (uint32_t d = 0; d < m->dim; d++)
+        l1 += fabsf(x[d]);
+    if (__builtin_cpu_supports("avx512f"))
+        upper_bounds_avx512(m, x, 0.51f * l1, scores);
+    else
+        upper_bounds_plain(m, x, 0.51f * l1, scores);
+    /* The c highest bounds among eligible items: a min-heap of item indexes. */
+    size_t c = n + 16, len = 0;
+    VEC(uint32_t) top = VEC_INIT;
+    VEC_RESERVE(&top, c);
+    for (uint32_t j = 0; j < m->nitems; j++) {
+        if (len == c &&
+            (j = next_above(scores, j, m->nitems, scores[top.v[0]], false)) >= m->nitems)
+            break;
+        if (!eligible(m, allowed, j)) continue;
+        size_t i;
+        if (len < c) {
+            for (i = len++; i > 0 && scores[top.v[(i - 1) / 2]] > scores[j]; i = (i - 1) / 2)
+                top.v[i] = top.v[(i - 1) / 2];
+        } else {
+            for (i = 0;;) {
+                size_t l = 2 * i + 1, r = l + 1, w = l;
+                if (l >= len) break;
+                if (r < len && scores[top.v[r]] < scores[top.v[l]]) w = r;
+                if (!(scores[top.v[w]] < scores[j])) break;
+                top.v[i] = top.v[w];
+                i = w;
+            }
+        }
+        top.v[i] = j;
+    }
+    top.n = len;
+    float *best = xcalloc(len ? len : 1, sizeof(float));
+    for (size_t k = 0; k < len; k++)
+        scores[top.v[k]] = best[k] = exact_score(m, x, top.v[k]);
+    /* With c candidates some items were left out: bring in any whose bound reaches s_n. */
+    if (len == c && n > 0) {
+        for (size_t k = 0; k < n; k++) /* best[0..n) descending */
+            for (size_t i = k + 1; i < len; i++)
+                if (best[i] > best[k]) {
+                    float t = best[i];
+                    best[i] = best[k];
+                    best[k] = t;
+                }
+        float sn = best[n - 1];
+        uint8_t *taken = NULL;
+        for (uint32_t j = 0; (j = next_above(scores, j, m->nitems, sn, true)) < m->nitems; j++) {
+            if (!eligible(m, allowed, j)) continue;
+            if (!taken) {
+                taken = xcalloc(m->nitems, 1);
+                for (size_t k = 0; k < len; k++)
+                    taken[top.v[k]] = 1;
+            }
+            if (taken[j]) continue;
+            scores[j] = exact_score(m, x, j);
+            VEC_PUSH(&top, j);
+        }
+        free(taken);
+    }
+    free(best);
+    *cand = top.v;
+    *ncand = top.n;
+    *x_out = x;
+    return RC_OK;
+}
+
 enum rc model_recommend(struct model *m, const char *user_id, const char *item_id, size_t n,
                         bool explain, const struct exploration *x,
                         const struct filter_bound *filter, json_t **out, struct err *e)
@@ -1276,8 +1589,10 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
     struct history h;
     user_history(m, r->kind == RECIPE_RELATED_ITEMS ? NULL : user_id, &h);
     enum rc rc = RC_OK;
-    /* Per call, so that any number of threads can answer from one model. */
-    float *scores = xmallocarray(m->nitems ? m->nitems : 1, sizeof(float));
+    bool fast = false;         /* top-k through the int8 item vectors (fast_scores) */
+    bool popular_only = false; /* nothing scored: the first eligible items by popularity */
+    /* Per call, so that any number of threads can answer from one model (whole q8 blocks). */
+    float *scores = xmallocarray((size_t)m->nitems + Q8_BLOCK, sizeof(float));
     const uint32_t *hist = h.items;
     const float *hw = h.w;
     size_t hn = h.n;
@@ -1313,6 +1628,9 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
             /* A user with no history: popular items, as Personalize does. */
             for (uint32_t j = 0; j < m->nitems; j++)
                 scores[j] = NAN;
+            popular_only = true;
+        } else if (m->q8 && n > 0) {
+            fast = true; /* scored below, once the filter is known */
         } else if ((rc = r->score_user(m->state, hist, hw, hn, scores, e))) {
             history_release(&h);
             free(scores);
@@ -1320,14 +1638,29 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
         }
     }
     struct filter_verdict allowed = {0};
-    if (filter && (rc = filter_request_apply(m, filter, user_id, current_item, &h, &allowed, e))) {
+    float *uvec = NULL;
+    uint32_t *cand = NULL;
+    size_t ncand = 0;
+    if ((filter &&
+         (rc = filter_request_apply(m, filter, user_id, current_item, &h, &allowed, e))) ||
+        (fast &&
+         (rc = fast_scores(m, &h, n, filter ? &allowed : NULL, scores, &cand, &ncand, &uvec, e)))) {
         history_release(&h);
+        filter_verdict_release(&allowed);
         free(scores);
         return rc;
     }
     struct ranked *heap = xcalloc(n ? n : 1, sizeof(*heap));
     size_t len = 0;
-    for (uint32_t j = 0; j < m->nitems && n; j++) {
+    /* The fast path already knows the only items that can make the list. */
+    for (uint32_t jj = 0; jj < (fast ? ncand : m->nitems) && n; jj++) {
+        uint32_t j = fast ? cand[jj] : popular_only ? m->pop_order[jj] : jj;
+        if (popular_only && len == n) break; /* in heap order already: the rest come later */
+        /*
+         * Once the heap is full of scored items, an item scoring below its
+         * root (or not at all) cannot enter: skip it without the full order.
+         */
+        if (len == n && heap[0].scored && !(scores[j] >= heap[0].score)) continue;
         /* Only items with interaction data are candidates (never an item no dataset has). */
         if (!is_candidate(m, j) || scores[j] == -INFINITY) continue;
         /* Filtered here, not after: the list stays full when enough items pass. */
@@ -1342,6 +1675,9 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
     if (x && x->weight > 0 && r->kind == RECIPE_USER_PERSONALIZATION) {
         final = xcalloc(n ? n : 1, sizeof(*final));
         len = explore(m, x, &h, scores, filter ? &allowed : NULL, heap, len, n, final, explored);
+        /* Exploration items were not in the top n: their exact scores. */
+        for (size_t k = 0; fast && k < len; k++)
+            if (explored[k]) final[k].score = exact_score(m, uvec, final[k].item);
     }
     json_t *list = json_array();
     for (size_t k = 0; k < len; k++) {
@@ -1353,6 +1689,8 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
     free(explored);
     free(heap);
     free(scores);
+    free(uvec);
+    free(cand);
     history_release(&h);
     filter_verdict_release(&allowed);
     *out = json_pack("{s:o}", "itemList", list);
