@@ -6,6 +6,7 @@ Run by tests/cli/t1000-serve.sh, which starts the server and sets:
   SAVOR             the savor binary (tests that start a server of their own)
   SAVOR_IDLE_TIMEOUT  the --idle-timeout the server was started with (seconds)
   SAVOR_MAX_BODY    its --max-body-bytes
+  SAVOR_REQUEST_TIMEOUT  its --request-timeout (seconds)
 
 What it covers: /healthz and /metrics; unknown operations, wrong methods and
 paths; malformed JSON, invalid UTF-8 and non-object bodies; oversized bodies
@@ -38,6 +39,7 @@ SERVER_LOG = os.environ.get("SAVOR_SERVER_LOG")
 SAVOR = os.environ.get("SAVOR")
 IDLE_TIMEOUT = float(os.environ.get("SAVOR_IDLE_TIMEOUT", "30"))
 MAX_BODY = int(os.environ.get("SAVOR_MAX_BODY", str(1 << 20)))
+REQUEST_TIMEOUT = float(os.environ.get("SAVOR_REQUEST_TIMEOUT", "60"))
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "AKIDSAVORTEST")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "savor-test-secret")
@@ -258,6 +260,31 @@ class Front(unittest.TestCase):
         finally:
             for s in stalled:
                 s.close()
+        self.assertEqual(request("GET", "/healthz")[0], 200)
+
+    def test_trickling_body_is_cut_off(self):
+        """A body dribbled in under the idle timeout still must arrive within --request-timeout."""
+        s = socket.create_connection((HOST, PORT))
+        s.sendall(b"POST /recommendations HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
+        t0 = time.monotonic()
+        closed = False
+        while time.monotonic() - t0 < REQUEST_TIMEOUT + 10 and not closed:
+            time.sleep(min(1.0, IDLE_TIMEOUT / 2))
+            try:
+                s.sendall(b" ")
+            except OSError:
+                closed = True
+                break
+            s.settimeout(0.01)
+            try:
+                closed = s.recv(4096) == b""
+            except socket.timeout:
+                pass
+            except OSError:
+                closed = True
+        s.close()
+        self.assertTrue(closed, "a trickling body was never cut off")
+        self.assertGreaterEqual(time.monotonic() - t0, REQUEST_TIMEOUT - 0.5)
         self.assertEqual(request("GET", "/healthz")[0], 200)
 
     def test_header_too_large(self):
