@@ -55,7 +55,8 @@ static void set_status(struct store *s, const char *arn, const char *status, con
                               strcmp(r.status, STATUS_CREATE_IN_PROGRESS) == 0);
     /* A stop may also turn the trainer's CREATE FAILED into its own status, never ACTIVE. */
     bool failed = !rc && (strcmp(r.status, STATUS_CREATE_FAILED) == 0 ||
-                          strcmp(r.status, STATUS_CREATE_STOPPING) == 0);
+                          strcmp(r.status, STATUS_CREATE_STOPPING) == 0 ||
+                          strcmp(r.status, STATUS_CREATE_STOPPED) == 0);
     if (!rc && (unfinished || (!only_unfinished && failed))) {
         free(r.status);
         r.status = xstrdup(status);
@@ -326,6 +327,11 @@ static enum rc recover(struct jobs *j, struct err *e)
         if (rc) return rc;
         for (size_t i = 0; i < n; i++) {
             struct resource *r = &list[i];
+            if (strcmp(r->status, STATUS_CREATE_STOPPING) == 0) {
+                /* Its trainer died with the server: the stop is complete. */
+                set_status(s, r->arn, STATUS_CREATE_STOPPED, NULL, false);
+                continue;
+            }
             if (strcmp(r->status, STATUS_CREATE_PENDING) == 0) {
                 jobs_submit(j, kinds[k].job, r->arn);
                 continue;

@@ -739,8 +739,11 @@ enum rc engine_train(struct store *s, const struct train_request *r, char **vers
     ver.attrs = attrs_text(a);
     json_decref(a);
     free(ver.status);
-    ver.status = xstrdup(rc ? STATUS_CREATE_FAILED : STATUS_ACTIVE);
-    if (rc) ver.failure_reason = xstrdup(e->msg);
+    /* A version the API recorded and then stopped ends as Personalize's StopSolutionVersionCreation
+     * leaves it. */
+    bool stopped = rc && r->version_arn && r->cancel && *r->cancel;
+    ver.status = xstrdup(stopped ? "CREATE STOPPED" : rc ? STATUS_CREATE_FAILED : STATUS_ACTIVE);
+    if (rc && !stopped) ver.failure_reason = xstrdup(e->msg);
     struct err e2 = ERR_INIT;
     enum rc urc = store_begin(s, &e2);
     if (!urc) urc = store_resource_update(s, &ver, &e2);

@@ -61,6 +61,7 @@ struct train_request {
      * The version to train into, already recorded CREATE PENDING by its
      * creator (the API answers with its ARN before training starts); NULL
      * to record a new one. Its solution must be 'solution' with this recipe.
+     * Cancelled (below), such a version ends CREATE STOPPED, not CREATE FAILED.
      */
     const char *version_arn;
     /* Set (from a signal handler) to cancel: the version ends CREATE FAILED. May be NULL. */

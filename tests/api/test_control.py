@@ -1,6 +1,6 @@
 """test_control.py: the control plane with the real boto3, end to end.
 
-Run by tests/cli/t1100-control-api.sh, which starts `savor serve` on a free
+Run by tests/cli/t1110-control-api.sh, which starts `savor serve` on a free
 loopback port with a fresh data directory and sets:
   SAVOR_ENDPOINT   http://127.0.0.1:PORT
   SAVOR_INPUT_DIR  a directory the server may read (--allow-path), holding
@@ -30,6 +30,7 @@ os.environ.setdefault("AWS_ACCESS_KEY_ID", "AKIDSAVORTEST")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "savor-test-secret")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
+SUFFIX = os.environ.get("SAVOR_TEST_SUFFIX", "")  # to rerun a test on the same server
 ROLE = "arn:aws:iam::123456789012:role/PersonalizeRole"
 UP = "arn:aws:personalize:::recipe/aws-user-personalization"
 POP = "arn:aws:personalize:::recipe/aws-popularity-count"
@@ -156,13 +157,19 @@ class ControlTest(unittest.TestCase):
         self.assert_error("ResourceNotFoundException", P.describe_dataset_group, datasetGroupArn=g)
 
     def test_stop_and_batch(self):
-        g, s, d, j = self.group_with_data("sb")
-        sol = P.create_solution(name="sb-pop", datasetGroupArn=g, recipeArn=POP)["solutionArn"]
+        g, s, d, j = self.group_with_data("sb" + SUFFIX)
+        sol = P.create_solution(name="sb-pop" + SUFFIX, datasetGroupArn=g,
+                                recipeArn=POP)["solutionArn"]
         ver = P.create_solution_version(solutionArn=sol)["solutionVersionArn"]
-        P.stop_solution_version_creation(solutionVersionArn=ver)
+        try:
+            P.stop_solution_version_creation(solutionVersionArn=ver)
+        except ClientError as e:
+            # A tiny training may finish before the stop reaches it: then it is refused.
+            self.assertEqual(e.response["Error"]["Code"], "InvalidInputException")
+            self.assertIn("ACTIVE", e.response["Error"]["Message"])
         rec = wait(lambda: P.describe_solution_version(solutionVersionArn=ver), "solutionVersion")
         # A tiny training may finish before the stop reaches it.
-        self.assertIn(rec["status"], ("CREATE STOPPED", "ACTIVE"))
+        self.assertIn(rec["status"], ("CREATE STOPPED", "ACTIVE"), rec.get("failureReason"))
         if rec["status"] != "ACTIVE":
             ver = P.create_solution_version(solutionArn=sol)["solutionVersionArn"]
             rec = wait(lambda: P.describe_solution_version(solutionVersionArn=ver),
@@ -173,7 +180,7 @@ class ControlTest(unittest.TestCase):
             fp.write('{"userId": "u1"}\n{"userId": "u2"}\n')
         out = os.path.join(INPUT_DIR, "batch-out.jsonl")
         b = P.create_batch_inference_job(
-            jobName="sb-batch", solutionVersionArn=ver, roleArn=ROLE, numResults=4,
+            jobName="sb-batch" + SUFFIX, solutionVersionArn=ver, roleArn=ROLE, numResults=4,
             jobInput={"s3DataSource": {"path": inp}},
             jobOutput={"s3DataDestination": {"path": out}})["batchInferenceJobArn"]
         rec = wait(lambda: P.describe_batch_inference_job(batchInferenceJobArn=b),
@@ -184,7 +191,7 @@ class ControlTest(unittest.TestCase):
         self.assertEqual(len(lines), 2)
         self.assertEqual(len(lines[0]["output"]["recommendedItems"]), 4)
         self.assert_error("InvalidInputException", P.create_batch_inference_job,
-                          jobName="sb-batch2", solutionVersionArn=ver, roleArn=ROLE,
+                          jobName="sb-batch2" + SUFFIX, solutionVersionArn=ver, roleArn=ROLE,
                           jobInput={"s3DataSource": {"path": inp}},
                           jobOutput={"s3DataDestination": {"path": OUTSIDE + "/out.jsonl"}})
 

@@ -1,5 +1,5 @@
 #!/bin/sh
-# t1100-control-api: the control plane over HTTP. tests/api/test_control.py
+# t1110-control-api: the control plane over HTTP. tests/api/test_control.py
 # drives `savor serve` with the real boto3 (workflow, errors, pagination,
 # path confinement); then a smaller check with the AWS CLI; then a restart
 # of the server with a job left behind.
@@ -59,7 +59,8 @@ if SAVOR_ENDPOINT="http://127.0.0.1:$PORT" SAVOR_INPUT_DIR="$IN" SAVOR_OUTSIDE="
     >"$TMP/py.out" 2>&1; then
     _ok "tests/api/test_control.py ($(grep -c ' ok$' "$TMP/py.out") tests)"
 else
-    _not_ok "tests/api/test_control.py" "$(tail -n 60 "$TMP/py.out")"
+    _not_ok "tests/api/test_control.py" "$(tail -n 60 "$TMP/py.out")" "server log:" \
+        "$(grep -v ' info http ' "$TMP/server.log" | tail -n 40)"
 fi
 
 # The AWS CLI on the same server.
