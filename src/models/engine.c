@@ -825,13 +825,26 @@ struct model {
     int64_t newest;
     /*
      * For recipes with dot-product scores (recipe.h item_vectors): the item
-     * vectors, and an int8 copy with a scale per item, in blocks of
-     * Q8_BLOCK items: coordinate d of item j is q8[((j / 16) * dim + d) * 16
-     * + j % 16] * q8_scale[j], so one vector load holds d for 16 items. The
-     * last block is padded with zero items.
+     * vectors, and an int8 copy with a scale per item (y_jd ~ q_jd *
+     * q8_scale[j]) laid out for AVX-512 VNNI: blocks of Q8_BLOCK items,
+     * within a block groups of 4 coordinates, 64 bytes per group (item l's 4
+     * bytes at l * 4). Coordinate d of item j is at q8[((j / 16) * groups +
+     * d / 4) * 64 + (j % 16) * 4 + d % 4]. Padding items and coordinates are
+     * zero. q8_sum[j] = sum_d q_jd, q8_abs[j] = sum_d |q_jd|.
      */
     const float *vecs;
-    uint32_t dim;
+    uint32_t dim, groups;
+    int8_t *q8;
+    float *q8_scale; /* by slot (see q8_item), nitems rounded up to Q8_BLOCK, as the two below */
+    int32_t *q8_sum, *q8_abs;
+    /*
+     * Items are stored in slots sorted by s_j |q_j|_2, largest first, so the
+     * blocks most likely to hold the best scores come first and later blocks
+     * can often be skipped whole: q8_item[slot] is the item (UINT32_MAX for
+     * padding); per block, the largest s_j |q_j|_2, s_j |q_j|_1 / 2 and s_j.
+     */
+    uint32_t *q8_item;
+    float *blk_cs, *blk_q1, *blk_s;
     uint32_t *pop_order; /* every item, most popular first (then lower index) */
     /* Exploration candidates in explore_cmp order, per age cut-off (explore_order()). */
     pthread_mutex_t explore_mu;
@@ -841,8 +854,6 @@ struct model {
         size_t n;
     } explore_orders[4];
     size_t nexplore_orders;
-    int8_t *q8;
-    float *q8_scale; /* nitems rounded up to Q8_BLOCK */
 };
 
 const struct recipe *model_recipe(const struct model *m)
@@ -882,6 +893,12 @@ void model_close(struct model *m)
     pthread_rwlock_destroy(&m->recent.lock);
     free(m->q8);
     free(m->q8_scale);
+    free(m->q8_sum);
+    free(m->q8_abs);
+    free(m->q8_item);
+    free(m->blk_cs);
+    free(m->blk_q1);
+    free(m->blk_s);
     free(m->pop_order);
     for (size_t k = 0; k < m->nexplore_orders; k++)
         free(m->explore_orders[k].items);
@@ -923,6 +940,18 @@ static enum rc model_params(struct model *m, struct err *e)
  * The int8 copy of a dot-product recipe's item vectors (see struct model):
  * 1/4 of the bytes, so a request's pass over every item stays in cache.
  */
+struct slot_key {
+    uint32_t item;
+    float key; /* s_j |q_j|_2 */
+};
+
+static int slot_key_cmp(const void *a, const void *b)
+{
+    const struct slot_key *x = a, *y = b;
+    if (x->key != y->key) return x->key > y->key ? -1 : 1;
+    return x->item < y->item ? -1 : x->item > y->item;
+}
+
 static void quantize_vectors(struct model *m)
 {
     uint32_t dim = 0, n = 0;
@@ -933,19 +962,54 @@ static void quantize_vectors(struct model *m)
     size_t nb = ((size_t)n + Q8_BLOCK - 1) / Q8_BLOCK;
     m->vecs = v;
     m->dim = dim;
-    m->q8 = xcalloc(nb * dim * Q8_BLOCK + 1, 1);
-    m->q8_scale = xcalloc(nb * Q8_BLOCK + 1, sizeof(float));
+    m->groups = (dim + 3) / 4;
+    /* Quantize, then order the slots by s_j |q_j|_2. */
+    float *scale = xcalloc(n ? n : 1, sizeof(float));
+    struct slot_key *keys = xcalloc(n ? n : 1, sizeof(*keys));
     for (uint32_t j = 0; j < n; j++) {
         const float *y = v + (size_t)j * dim;
         float mx = 0;
         for (uint32_t d = 0; d < dim; d++)
             mx = fmaxf(mx, fabsf(y[d]));
-        float scale = mx > 0 ? mx / 127.0f : 0;
-        m->q8_scale[j] = scale;
-        int8_t *q = m->q8 + (size_t)(j / Q8_BLOCK) * dim * Q8_BLOCK + j % Q8_BLOCK;
-        for (uint32_t d = 0; scale > 0 && d < dim; d++)
-            q[(size_t)d * Q8_BLOCK] = (int8_t)lrintf(y[d] / scale);
+        scale[j] = mx > 0 ? mx / 127.0f : 0;
+        double sq = 0;
+        for (uint32_t d = 0; scale[j] > 0 && d < dim; d++) {
+            double b = (double)lrintf(y[d] / scale[j]);
+            sq += b * b;
+        }
+        keys[j] = (struct slot_key){j, (float)(scale[j] * sqrt(sq))};
     }
+    qsort(keys, n, sizeof(*keys), slot_key_cmp);
+    m->q8 = xcalloc(nb * m->groups * 64 + 1, 1);
+    m->q8_scale = xcalloc(nb * Q8_BLOCK + 1, sizeof(float));
+    m->q8_sum = xcalloc(nb * Q8_BLOCK + 1, sizeof(int32_t));
+    m->q8_abs = xcalloc(nb * Q8_BLOCK + 1, sizeof(int32_t));
+    m->q8_item = xmallocarray(nb * Q8_BLOCK + 1, sizeof(uint32_t));
+    m->blk_cs = xcalloc(nb + 1, sizeof(float));
+    m->blk_q1 = xcalloc(nb + 1, sizeof(float));
+    m->blk_s = xcalloc(nb + 1, sizeof(float));
+    for (size_t k = 0; k < nb * Q8_BLOCK; k++)
+        m->q8_item[k] = UINT32_MAX;
+    for (uint32_t slot = 0; slot < n; slot++) {
+        uint32_t j = keys[slot].item;
+        const float *y = v + (size_t)j * dim;
+        float sc = scale[j];
+        m->q8_item[slot] = j;
+        m->q8_scale[slot] = sc;
+        int8_t *q = m->q8 + (size_t)(slot / Q8_BLOCK) * m->groups * 64 + (slot % Q8_BLOCK) * 4;
+        for (uint32_t d = 0; sc > 0 && d < dim; d++) {
+            int8_t b = (int8_t)lrintf(y[d] / sc);
+            q[(size_t)(d / 4) * 64 + d % 4] = b;
+            m->q8_sum[slot] += b;
+            m->q8_abs[slot] += b < 0 ? -b : b;
+        }
+        size_t blk = slot / Q8_BLOCK;
+        m->blk_cs[blk] = fmaxf(m->blk_cs[blk], keys[slot].key);
+        m->blk_q1[blk] = fmaxf(m->blk_q1[blk], sc * 0.5f * (float)m->q8_abs[slot]);
+        m->blk_s[blk] = fmaxf(m->blk_s[blk], sc);
+    }
+    free(keys);
+    free(scale);
 }
 
 /* More popular first, then lower index: ranked_cmp's order for unscored items. */
@@ -1465,16 +1529,19 @@ static size_t explore(struct model *m, const struct exploration *x, const struct
     struct explore_cand *c = xcalloc(slots ? slots : 1, sizeof(*c));
     size_t nc = 0;
     int64_t since = m->newest - (int64_t)(x->age_cutoff_days * 86400.0);
-    bool *listed = xcalloc(m->nitems ? m->nitems : 1, sizeof(bool));
-    for (size_t k = 0; k < len; k++)
-        listed[list[k].item] = true;
     const struct explore_order *order = slots ? explore_order(m, x->age_cutoff_days) : NULL;
     for (size_t k = 0; order && k < order->n && nc < slots; k++) {
         uint32_t j = order->items[k];
-        if (listed[j] || in_history(h, j)) continue;
+        bool in_list = false;
+        for (size_t i = 0; i < len && !in_list; i++)
+            in_list = list[i].item == j;
+        if (in_list || in_history(h, j)) continue;
         if (allowed && !filter_allows(allowed, j)) continue;
         c[nc++] = (struct explore_cand){j, m->popularity[j], m->item_created[j]};
     }
+    bool *listed = order ? NULL : xcalloc(m->nitems ? m->nitems : 1, sizeof(bool));
+    for (size_t k = 0; listed && k < len; k++)
+        listed[list[k].item] = true;
     for (uint32_t j = 0; !order && j < m->nitems && slots; j++) {
         if (m->item_created[j] == INT64_MIN || m->item_created[j] < since) continue;
         struct explore_cand cand = {j, m->popularity[j], m->item_created[j]};
@@ -1551,86 +1618,99 @@ static enum rc filter_request_apply(struct model *m, const struct filter_bound *
 /* ---- Top-k through the int8 item vectors ------------------------------------ */
 
 /*
- * ub[j] = (q8 item j . x) * scale_j + slack * scale_j for every item (ub has
- * room for whole blocks): an upper bound of item j's score (fast_scores).
+ * A user vector rounded to 8 bits for the bound pass: x_d = sx * (xq_d +
+ * f_d), |f_d| <= 1/2; xw packs 4 coordinates of xq + 128 per word (VNNI
+ * multiplies unsigned by signed bytes).
  */
-__attribute__((target("avx512f"))) static void
-upper_bounds_avx512(const struct model *m, const float *x, float slack, float *ub)
+struct qvec {
+    float sx;
+    int32_t *xw; /* groups words */
+    float c0;    /* |xq|_1 / 2 + dim / 4 + 1 (see block_bounds_vnni) */
+    float norm2; /* |xq|_2 */
+    float l1;    /* |x|_1, for the plain bound */
+};
+
+static void qvec_init(const struct model *m, const float *x, struct qvec *q)
 {
-    uint32_t dim = m->dim;
-    size_t nb = ((size_t)m->nitems + Q8_BLOCK - 1) / Q8_BLOCK;
-    __m512 sl = _mm512_set1_ps(slack);
-    for (size_t b = 0; b < nb; b++) {
-        const int8_t *q = m->q8 + b * dim * Q8_BLOCK;
-        __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-        uint32_t d = 0;
-        for (; d + 1 < dim; d += 2) {
-            __m128i b0 = _mm_loadu_si128((const __m128i *)(const void *)(q + (size_t)d * 16));
-            __m128i b1 = _mm_loadu_si128((const __m128i *)(const void *)(q + (size_t)(d + 1) * 16));
-            acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b0)),
-                                   _mm512_set1_ps(x[d]), acc0);
-            acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b1)),
-                                   _mm512_set1_ps(x[d + 1]), acc1);
-        }
-        if (d < dim) {
-            __m128i b0 = _mm_loadu_si128((const __m128i *)(const void *)(q + (size_t)d * 16));
-            acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b0)),
-                                   _mm512_set1_ps(x[d]), acc0);
-        }
-        __m512 sc = _mm512_loadu_ps(m->q8_scale + b * Q8_BLOCK);
-        _mm512_storeu_ps(ub + b * Q8_BLOCK,
-                         _mm512_mul_ps(_mm512_add_ps(_mm512_add_ps(acc0, acc1), sl), sc));
+    float mx = 0;
+    q->l1 = 0;
+    for (uint32_t d = 0; d < m->dim; d++) {
+        mx = fmaxf(mx, fabsf(x[d]));
+        q->l1 += fabsf(x[d]);
     }
+    q->sx = mx > 0 ? mx / 127.0f : 1;
+    q->xw = xcalloc(m->groups, sizeof(int32_t));
+    int64_t x1 = 0;
+    double sq = 0;
+    for (uint32_t d = 0; d < m->groups * 4; d++) {
+        int32_t xq = d < m->dim ? (int32_t)lrintf(x[d] / q->sx) : 0;
+        x1 += xq < 0 ? -xq : xq;
+        sq += (double)xq * xq;
+        q->xw[d / 4] |= (int32_t)((uint32_t)(xq + 128) << (8 * (d % 4)));
+    }
+    q->c0 = 0.5f * (float)x1 + 0.25f * (float)(m->groups * 4) + 1.0f;
+    q->norm2 = (float)sqrt(sq);
 }
 
-static void upper_bounds_plain(const struct model *m, const float *x, float slack, float *ub)
+/*
+ * Upper bounds of the scores x . y_j of block b's 16 slots, into ub[16].
+ * With y_jd = s_j (q_jd + e_jd), |e| <= 1/2:
+ *   x . y_j = s_j sx (q_j . xq + q_j . f + e . xq + e . f), so
+ *   |x . y_j - s_j sx (q_j . xq)| <= s_j sx (|q_j|_1 / 2 + |xq|_1 / 2 + dim / 4).
+ * The integer products are exact (VNNI: xq + 128 times q, minus 128 * sum_d
+ * q_jd); one more s_j sx (c0's + 1) and a relative 1e-5 cover the float
+ * rounding of x, of the bound and of the exact score itself.
+ */
+__attribute__((target("avx512f,avx512vnni"))) static void
+block_bounds_vnni(const struct model *m, const struct qvec *x, size_t b, float *ub)
 {
-    uint32_t dim = m->dim;
-    size_t nb = ((size_t)m->nitems + Q8_BLOCK - 1) / Q8_BLOCK;
-    for (size_t b = 0; b < nb; b++) {
-        const int8_t *q = m->q8 + b * dim * Q8_BLOCK;
-        float acc[Q8_BLOCK] = {0};
-        for (uint32_t d = 0; d < dim; d++)
-            for (int l = 0; l < Q8_BLOCK; l++)
-                acc[l] += (float)q[(size_t)d * Q8_BLOCK + l] * x[d];
-        for (int l = 0; l < Q8_BLOCK; l++) {
-            ub[b * Q8_BLOCK + l] = (acc[l] + slack) * m->q8_scale[b * Q8_BLOCK + l];
-        }
+    uint32_t g = m->groups;
+    const int8_t *q = m->q8 + b * g * 64;
+    __m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
+    uint32_t k = 0;
+    for (; k + 1 < g; k += 2) {
+        acc0 = _mm512_dpbusd_epi32(acc0, _mm512_set1_epi32(x->xw[k]),
+                                   _mm512_loadu_si512((const void *)(q + (size_t)k * 64)));
+        acc1 = _mm512_dpbusd_epi32(acc1, _mm512_set1_epi32(x->xw[k + 1]),
+                                   _mm512_loadu_si512((const void *)(q + (size_t)(k + 1) * 64)));
+    }
+    if (k < g)
+        acc0 = _mm512_dpbusd_epi32(acc0, _mm512_set1_epi32(x->xw[k]),
+                                   _mm512_loadu_si512((const void *)(q + (size_t)k * 64)));
+    __m512i sum = _mm512_loadu_si512((const void *)(m->q8_sum + b * Q8_BLOCK));
+    __m512i dot =
+        _mm512_sub_epi32(_mm512_add_epi32(acc0, acc1), _mm512_slli_epi32(sum, 7)); /* 128 * sum */
+    __m512 s = _mm512_mul_ps(_mm512_loadu_ps(m->q8_scale + b * Q8_BLOCK), _mm512_set1_ps(x->sx));
+    __m512 a = _mm512_mul_ps(_mm512_cvtepi32_ps(dot), s);
+    __m512 q1 = _mm512_cvtepi32_ps(_mm512_loadu_si512((const void *)(m->q8_abs + b * Q8_BLOCK)));
+    __m512 err = _mm512_mul_ps(_mm512_fmadd_ps(q1, _mm512_set1_ps(0.5f), _mm512_set1_ps(x->c0)), s);
+    _mm512_storeu_ps(
+        ub, _mm512_fmadd_ps(_mm512_abs_ps(a), _mm512_set1_ps(1e-5f), _mm512_add_ps(a, err)));
+}
+
+/* The same without VNNI, from x in float: |x . y_j - s_j (q_j . x)| <= s_j |x|_1 / 2. */
+static void block_bounds_plain(const struct model *m, const float *x, const struct qvec *qx,
+                               size_t b, float *ub)
+{
+    for (uint32_t l = 0; l < Q8_BLOCK; l++) {
+        size_t slot = b * Q8_BLOCK + l;
+        const int8_t *q = m->q8 + b * m->groups * 64 + l * 4;
+        double acc = 0;
+        for (uint32_t d = 0; d < m->dim; d++)
+            acc += (double)q[(size_t)(d / 4) * 64 + d % 4] * (double)x[d];
+        float a = (float)acc * m->q8_scale[slot];
+        ub[l] = a + 0.51f * m->q8_scale[slot] * qx->l1 + 1e-5f * fabsf(a);
     }
 }
 
 /*
- * The next item at or after *from whose value exceeds 'thr' (or reaches it,
- * with 'or_equal'); n when none. Sixteen items per compare where AVX-512 is
- * there: most items of a scan are below the threshold.
+ * A bound for every slot of block b at once (VNNI path): by Cauchy-Schwarz
+ * |q_j . xq| <= |q_j|_2 |xq|_2, so ub_j <= sx (1 + 1e-4) (s_j |q_j|_2 |xq|_2
+ * + s_j |q_j|_1 / 2 + s_j c0).
  */
-__attribute__((target("avx512f"))) static uint32_t
-next_above_avx512(const float *v, uint32_t from, uint32_t n, float thr, bool or_equal)
+static float block_bound(const struct model *m, const struct qvec *x, size_t b)
 {
-    __m512 t = _mm512_set1_ps(thr);
-    uint32_t j = from;
-    while (j < n && j % 16)
-        if (or_equal ? v[j] >= thr : v[j] > thr)
-            return j;
-        else
-            j++;
-    for (; j + 16 <= n; j += 16) {
-        __m512 x = _mm512_loadu_ps(v + j);
-        __mmask16 k =
-            or_equal ? _mm512_cmp_ps_mask(x, t, _CMP_GE_OQ) : _mm512_cmp_ps_mask(x, t, _CMP_GT_OQ);
-        if (k) return j + (uint32_t)__builtin_ctz(k);
-    }
-    for (; j < n; j++)
-        if (or_equal ? v[j] >= thr : v[j] > thr) return j;
-    return n;
-}
-
-static uint32_t next_above(const float *v, uint32_t from, uint32_t n, float thr, bool or_equal)
-{
-    if (__builtin_cpu_supports("avx512f")) return next_above_avx512(v, from, n, thr, or_equal);
-    for (uint32_t j = from; j < n; j++)
-        if (or_equal ? v[j] >= thr : v[j] > thr) return j;
-    return n;
+    return x->sx * 1.0001f * (m->blk_cs[b] * x->norm2 + m->blk_q1[b] + m->blk_s[b] * x->c0);
 }
 
 /* The exact score x . y_j (summed in double, in dimension order). */
@@ -1661,6 +1741,42 @@ static bool eligible(const struct model *m, const struct filter_verdict *allowed
  * frees; their scores in scores[]) and the user vector in *x_out (caller
  * frees), for exact scores of other items.
  */
+/* Bit l set where v[l] > thr (or >= with 'ge'), for 16 floats. */
+__attribute__((target("avx512f"))) static uint32_t mask16_avx512(const float *v, float thr, bool ge)
+{
+    __m512 x = _mm512_loadu_ps(v), t = _mm512_set1_ps(thr);
+    return ge ? _mm512_cmp_ps_mask(x, t, _CMP_GE_OQ) : _mm512_cmp_ps_mask(x, t, _CMP_GT_OQ);
+}
+
+static uint32_t mask16(bool avx512, const float *v, float thr, bool ge)
+{
+    if (avx512) return mask16_avx512(v, thr, ge);
+    uint32_t k = 0;
+    for (uint32_t l = 0; l < 16; l++)
+        if (ge ? v[l] >= thr : v[l] > thr) k |= 1u << l;
+    return k;
+}
+
+/* Push slot j into the min-heap 'top' of at most c slots ordered by ub[]. */
+static void topc_push(uint32_t *top, size_t *len, size_t c, const float *ub, uint32_t j)
+{
+    size_t i;
+    if (*len < c) {
+        for (i = (*len)++; i > 0 && ub[top[(i - 1) / 2]] > ub[j]; i = (i - 1) / 2)
+            top[i] = top[(i - 1) / 2];
+    } else {
+        for (i = 0;;) {
+            size_t l = 2 * i + 1, r = l + 1, w = l;
+            if (l >= *len) break;
+            if (r < *len && ub[top[r]] < ub[top[l]]) w = r;
+            if (!(ub[top[w]] < ub[j])) break;
+            top[i] = top[w];
+            i = w;
+        }
+    }
+    top[i] = j;
+}
+
 static enum rc fast_scores(struct model *m, const struct history *h, size_t n,
                            const struct filter_verdict *allowed, float *scores, uint32_t **cand,
                            size_t *ncand, float **x_out, struct err *e)
@@ -1671,42 +1787,39 @@ static enum rc fast_scores(struct model *m, const struct history *h, size_t n,
         free(x);
         return rc;
     }
-    float l1 = 0;
-    for (uint32_t d = 0; d < m->dim; d++)
-        l1 += fabsf(x[d]);
-    if (__builtin_cpu_supports("avx512f"))
-        upper_bounds_avx512(m, x, 0.51f * l1, scores);
-    else
-        upper_bounds_plain(m, x, 0.51f * l1, scores);
-    /* The c highest bounds among eligible items: a min-heap of item indexes. */
+    bool vnni = __builtin_cpu_supports("avx512vnni");
+    struct qvec qx;
+    qvec_init(m, x, &qx);
+    size_t nb = ((size_t)m->nitems + Q8_BLOCK - 1) / Q8_BLOCK;
+    /* Bounds by slot, written only for the blocks computed (most are skipped). */
+    float *ub = xmallocarray(nb * Q8_BLOCK + 1, sizeof(float));
+    uint8_t *done = xcalloc(nb + 1, 1); /* 1: computed, 0: skipped */
+    /* The c highest bounds among eligible items: a min-heap of slots. */
     size_t c = n + 16, len = 0;
-    VEC(uint32_t) top = VEC_INIT;
-    VEC_RESERVE(&top, c);
-    for (uint32_t j = 0; j < m->nitems; j++) {
-        if (len == c &&
-            (j = next_above(scores, j, m->nitems, scores[top.v[0]], false)) >= m->nitems)
-            break;
-        if (!eligible(m, allowed, j)) continue;
-        size_t i;
-        if (len < c) {
-            for (i = len++; i > 0 && scores[top.v[(i - 1) / 2]] > scores[j]; i = (i - 1) / 2)
-                top.v[i] = top.v[(i - 1) / 2];
-        } else {
-            for (i = 0;;) {
-                size_t l = 2 * i + 1, r = l + 1, w = l;
-                if (l >= len) break;
-                if (r < len && scores[top.v[r]] < scores[top.v[l]]) w = r;
-                if (!(scores[top.v[w]] < scores[j])) break;
-                top.v[i] = top.v[w];
-                i = w;
-            }
+    uint32_t *top = xcalloc(c, sizeof(uint32_t));
+    for (size_t b = 0; b < nb; b++) {
+        if (vnni && len == c && block_bound(m, &qx, b) <= ub[top[0]]) continue;
+        done[b] = 1;
+        if (vnni)
+            block_bounds_vnni(m, &qx, b, ub + b * Q8_BLOCK);
+        else
+            block_bounds_plain(m, x, &qx, b, ub + b * Q8_BLOCK);
+        /* Most slots are below the c-th bound so far: test 16 at once. */
+        for (uint32_t k = len == c ? mask16(vnni, ub + b * Q8_BLOCK, ub[top[0]], false) : 0xffff; k;
+             k &= k - 1) {
+            uint32_t slot = (uint32_t)(b * Q8_BLOCK) + (uint32_t)__builtin_ctz(k);
+            uint32_t j = m->q8_item[slot];
+            if (j == UINT32_MAX || (len == c && !(ub[slot] > ub[top[0]]))) continue;
+            if (eligible(m, allowed, j)) topc_push(top, &len, c, ub, slot);
         }
-        top.v[i] = j;
     }
-    top.n = len;
+    VEC(uint32_t) out = VEC_INIT;
     float *best = xcalloc(len ? len : 1, sizeof(float));
-    for (size_t k = 0; k < len; k++)
-        scores[top.v[k]] = best[k] = exact_score(m, x, top.v[k]);
+    for (size_t k = 0; k < len; k++) {
+        uint32_t j = m->q8_item[top[k]];
+        scores[j] = best[k] = exact_score(m, x, j);
+        VEC_PUSH(&out, j);
+    }
     /* With c candidates some items were left out: bring in any whose bound reaches s_n. */
     if (len == c && n > 0) {
         for (size_t k = 0; k < n; k++) /* best[0..n) descending */
@@ -1717,23 +1830,29 @@ static enum rc fast_scores(struct model *m, const struct history *h, size_t n,
                     best[k] = t;
                 }
         float sn = best[n - 1];
-        uint8_t *taken = NULL;
-        for (uint32_t j = 0; (j = next_above(scores, j, m->nitems, sn, true)) < m->nitems; j++) {
-            if (!eligible(m, allowed, j)) continue;
-            if (!taken) {
-                taken = xcalloc(m->nitems, 1);
-                for (size_t k = 0; k < len; k++)
-                    taken[top.v[k]] = 1;
+        for (size_t k = 0; k < len; k++)
+            ub[top[k]] = -INFINITY; /* taken */
+        for (size_t b = 0; b < nb; b++) {
+            if (!done[b]) {
+                if (block_bound(m, &qx, b) < sn) continue;
+                block_bounds_vnni(m, &qx, b, ub + b * Q8_BLOCK); /* skipped only with VNNI */
             }
-            if (taken[j]) continue;
-            scores[j] = exact_score(m, x, j);
-            VEC_PUSH(&top, j);
+            for (uint32_t k = mask16(vnni, ub + b * Q8_BLOCK, sn, true); k; k &= k - 1) {
+                uint32_t slot = (uint32_t)(b * Q8_BLOCK) + (uint32_t)__builtin_ctz(k);
+                uint32_t j = m->q8_item[slot];
+                if (j == UINT32_MAX || !eligible(m, allowed, j)) continue;
+                scores[j] = exact_score(m, x, j);
+                VEC_PUSH(&out, j);
+            }
         }
-        free(taken);
     }
     free(best);
-    *cand = top.v;
-    *ncand = top.n;
+    free(top);
+    free(done);
+    free(ub);
+    free(qx.xw);
+    *cand = out.v;
+    *ncand = out.n;
     *x_out = x;
     return RC_OK;
 }

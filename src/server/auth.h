@@ -40,7 +40,11 @@ struct auth_failure {
     char message[512];
 };
 
-/* An empty key set (verification off). Free with auth_keys_free(). */
+/*
+ * An empty key set (verification off). Free with auth_keys_free(). Add keys
+ * and set the region before the server starts: auth_verify() may run on
+ * many threads at once, but not alongside auth_keys_add().
+ */
 struct auth_keys *auth_keys_new(void);
 void auth_keys_free(struct auth_keys *keys);
 
@@ -59,7 +63,8 @@ enum rc auth_keys_add(struct auth_keys *keys, const char *access_key_id, const c
  * aws_access_key_id, aws_secret_access_key and optionally aws_session_token;
  * '#' and ';' comments; other settings ignored) held in text[0..len) and add
  * every profile's key. 'filename' is only used in messages ("FILE:LINE: ...").
- * Pure: no I/O.
+ * Pure: no I/O. On failure, keys of the profiles before the error may have
+ * been added: discard the set (auth_keys_load does).
  */
 enum rc auth_keys_parse_credentials(struct auth_keys *keys, const char *text, size_t len,
                                     const char *filename, struct err *e);

@@ -187,12 +187,17 @@ enum rc sigv4_parse_authorization(const char *value, struct sigv4_auth *out, str
         *dst = val;
     }
     /* AWS's wording: one sentence per missing parameter. */
-    if (!have_cred || !have_signed || !have_sig)
-        return err_set(e, RC_PARSE, "%s%s%s",
-                       have_cred ? "" : "Authorization header requires 'Credential' parameter. ",
-                       have_signed ? ""
-                                   : "Authorization header requires 'SignedHeaders' parameter. ",
-                       have_sig ? "" : "Authorization header requires 'Signature' parameter. ");
+    if (!have_cred || !have_signed || !have_sig) {
+        static const char *const names[] = {"Credential", "SignedHeaders", "Signature"};
+        const bool have[] = {have_cred, have_signed, have_sig};
+        char msg[256] = "";
+        for (size_t i = 0; i < 3; i++)
+            if (!have[i])
+                snprintf(msg + strlen(msg), sizeof(msg) - strlen(msg),
+                         "%sAuthorization header requires '%s' parameter.", *msg ? " " : "",
+                         names[i]);
+        return err_set(e, RC_PARSE, "%s", msg);
+    }
     enum rc rc = parse_credential(cred, out, e);
     if (rc) return rc;
 
