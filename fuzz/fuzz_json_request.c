@@ -1,11 +1,13 @@
 /*
  * fuzz_json_request.c: the server's request front (server/route.h): routing
- * by method, path and X-Amz-Target, then the body as JSON, then the error
- * body built from whatever message came out.
+ * by method, path and X-Amz-Target, then the body as JSON, then (control
+ * plane) the field validation every handler starts with (api/validate.h),
+ * then the error body built from whatever message came out.
  *
  * Input: "METHOD PATH TARGET\n" then the body (TARGET may be empty).
  */
 #include "common/base.h"
+#include "api/validate.h"
 #include "server/route.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -32,6 +34,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         json_t *j = NULL;
         if (route_parse_body(body, body_len, &j, &err) == RC_OK) {
             if (!json_is_object(j)) __builtin_trap();
+            struct err e = ERR_INIT;
+            if (r.plane == API_CONTROL && api_validate(r.name, j, &e) == RC_INVALID_INPUT &&
+                !e.msg[0])
+                __builtin_trap(); /* a refusal must say what was wrong */
             json_decref(j);
             free(head);
             return 0;

@@ -3,7 +3,8 @@
 # creators' platform dataset, import it into ./savor-data, train two solution
 # versions, deploy a campaign, and serve the Personalize API on
 # http://127.0.0.1:8080 (Ctrl-C stops it) with curl, AWS CLI and boto3 lines to
-# try from another terminal. Options go to `savor demo` (e.g. --listen, --no-serve).
+# try from another terminal. Options go to `savor demo` (e.g. --listen, --no-serve;
+# --serve when its output is not a terminal).
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/install-deps.sh

@@ -119,6 +119,7 @@ struct group_maps {
     int64_t group_id;
     struct strmap *maps[3];
     uint32_t stored[3];
+    bool current; /* checked against the store in this batch's transaction */
 };
 
 struct event_writer {
@@ -762,7 +763,7 @@ static enum rc put_entities(struct api_ctx *ctx, const json_t *req, json_t **res
     if ((rc = target_get(ctx, arn, false, &t, err))) return rc;
     if (t->type != want)
         return api_fail(err, 400, "InvalidInputException",
-                        "dataset %s is a %s dataset; %s writes to an %s dataset", arn,
+                        "dataset %s holds %s; %s writes to a %s dataset", arn,
                         dataset_type_name(t->type), items ? "PutItems" : "PutUsers",
                         dataset_type_name(want));
     struct submission s = {.t = t};
@@ -875,8 +876,13 @@ static enum rc group_maps_get(struct event_writer *w, int64_t group_id, struct g
     for (size_t i = 0; i < w->groups.n && !g; i++)
         if (w->groups.v[i].group_id == group_id) g = &w->groups.v[i];
     if (!g) {
-        VEC_PUSH(&w->groups, ((struct group_maps){group_id, {NULL, NULL, NULL}, {0, 0, 0}}));
+        VEC_PUSH(&w->groups, ((struct group_maps){group_id, {NULL, NULL, NULL}, {0, 0, 0}, false}));
         g = &w->groups.v[w->groups.n - 1];
+    }
+    /* Once per batch: later submissions of the batch extend the same maps. */
+    if (g->current) {
+        *out = g;
+        return RC_OK;
     }
     for (int k = 0; k < 3; k++) {
         uint32_t n;
@@ -892,6 +898,7 @@ static enum rc group_maps_get(struct event_writer *w, int64_t group_id, struct g
         }
         g->stored[k] = strmap_count(g->maps[k]);
     }
+    g->current = true;
     *out = g;
     return RC_OK;
 }
@@ -1025,10 +1032,12 @@ static void process(struct event_writer *w, struct submission *list)
     struct pending_chunk *chunks = NULL;
     size_t nchunks = 0;
     uint64_t nev = 0, nent = 0;
+    struct group_maps *g;
+    VEC_FOREACH (&w->groups, g)
+        g->current = false;
     enum rc rc = store_begin(w->store, &e);
     if (!rc) rc = write_batch(w, list, &chunks, &nchunks, &nev, &nent, &e);
     if (!rc) rc = store_commit(w->store, &e);
-    struct group_maps *g;
     if (rc) {
         store_rollback(w->store);
         /* Keys interned in memory were not stored: read the maps again next time. */

@@ -18,18 +18,20 @@
 
 #include <errno.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static const char usage[] =
     "usage: savor demo [--dataset-group NAME] [--csv-dir DIR] [--users N] [--items N]\n"
     "                  [--creators N] [--events N] [--seed N] [--generate-only]\n"
-    "                  [--no-serve] [--listen HOST:PORT]\n"
+    "                  [--serve | --no-serve] [--listen HOST:PORT]\n"
     "\n"
     "Generate the demo dataset (a creators' platform: works in genres by creators,\n"
     "readers with tastes, view/like/subscribe events) as Personalize CSV files, import\n"
     "it into a dataset group (default 'demo'), train aws-user-personalization and\n"
     "aws-sims solution versions on it, deploy the first as campaign GROUP-campaign, and\n"
     "serve the API (as `savor serve`) until interrupted, printing curl, AWS CLI and\n"
-    "boto3 commands to try.\n"
+    "boto3 commands to try. It serves when standard output is a terminal, or with\n"
+    "--serve; scripts and tests that redirect it get the campaign and an exit.\n"
     "\n"
     "  -g, --dataset-group NAME  dataset group to import into (default demo)\n"
     "      --csv-dir DIR         where to write the CSV files (default DATA_DIR/demo-csv)\n"
@@ -39,7 +41,8 @@ static const char usage[] =
     "      --events N            interactions (default 200000)\n"
     "      --seed N              random seed (default 42)\n"
     "      --generate-only       write the CSV files, do not import them\n"
-    "      --no-serve            stop after creating the campaign\n"
+    "      --serve               serve even when standard output is not a terminal\n"
+    "      --no-serve            stop after creating the campaign, even on a terminal\n"
     "      --listen HOST:PORT    where to serve (default 127.0.0.1:8080; a loopback\n"
     "                            address unless access keys are configured)\n" CLI_COMMON_HELP;
 
@@ -134,7 +137,18 @@ static void print_try(const char *address, void *arg)
 int cmd_demo(int argc, char **argv)
 {
     blas_select_kernels(cli_argv);
-    enum { O_CSV = 1, O_USERS, O_ITEMS, O_CREATORS, O_EVENTS, O_SEED, O_GEN, O_NO_SERVE, O_LISTEN };
+    enum {
+        O_CSV = 1,
+        O_USERS,
+        O_ITEMS,
+        O_CREATORS,
+        O_EVENTS,
+        O_SEED,
+        O_GEN,
+        O_NO_SERVE,
+        O_SERVE,
+        O_LISTEN
+    };
     static const struct option opts[] = {
         {"dataset-group", required_argument, NULL, 'g'},
         {"csv-dir", required_argument, NULL, O_CSV},
@@ -145,6 +159,7 @@ int cmd_demo(int argc, char **argv)
         {"seed", required_argument, NULL, O_SEED},
         {"generate-only", no_argument, NULL, O_GEN},
         {"no-serve", no_argument, NULL, O_NO_SERVE},
+        {"serve", no_argument, NULL, O_SERVE},
         {"listen", required_argument, NULL, O_LISTEN},
         CLI_COMMON_OPTIONS,
         {NULL, 0, NULL, 0},
@@ -153,7 +168,9 @@ int cmd_demo(int argc, char **argv)
     demo_opts_default(&d);
     const char *group = "demo";
     const char *csv_dir = NULL;
-    bool generate_only = false, serve = true;
+    bool generate_only = false;
+    /* Serving blocks: by default only for a person at a terminal, never in a script's pipe. */
+    bool serve = isatty(STDOUT_FILENO);
     struct serve_config sc;
     serve_config_default(&sc);
     struct err e = ERR_INIT;
@@ -186,6 +203,9 @@ int cmd_demo(int argc, char **argv)
             break;
         case O_NO_SERVE:
             serve = false;
+            break;
+        case O_SERVE:
+            serve = true;
             break;
         case O_LISTEN:
             if (server_parse_addr(optarg, &sc.server.addr, &e))

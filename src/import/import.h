@@ -39,8 +39,8 @@ struct import_opts {
      * update its status and counts instead of recording a new job.
      */
     bool job_exists;
-    FILE *progress;       /* where to draw progress on a terminal; NULL for none */
-    bool force_progress;  /* draw even when 'progress' is not a terminal */
+    FILE *progress;      /* where to draw progress on a terminal; NULL for none */
+    bool force_progress; /* draw even when 'progress' is not a terminal */
 };
 
 struct import_report {

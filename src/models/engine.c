@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <fcntl.h>
+#include <immintrin.h>
 #include <math.h>
 #include <pthread.h>
 #include <strings.h>
@@ -22,6 +23,7 @@
 #define MODEL_FORMAT_KIND_VERSION \
     3                 /* 2: item_created, eventWeigher, lastChunkId; 3: history_types */
 #define EXPLAIN_TOP 3 /* history items shown per recommended item */
+#define Q8_BLOCK    16
 
 /* ---- Solution-level settings ---------------------------------------------- */
 
@@ -663,6 +665,37 @@ struct model {
     const int64_t *item_created; /* age reference per item (see item_ages) */
     const uint8_t *candidates;   /* the recipe's own candidate set, or NULL (see recipe.h) */
     int64_t newest;
+    /*
+     * For recipes with dot-product scores (recipe.h item_vectors): the item
+     * vectors, and an int8 copy with a scale per item (y_jd ~ q_jd *
+     * q8_scale[j]) laid out for AVX-512 VNNI: blocks of Q8_BLOCK items,
+     * within a block groups of 4 coordinates, 64 bytes per group (item l's 4
+     * bytes at l * 4). Coordinate d of item j is at q8[((j / 16) * groups +
+     * d / 4) * 64 + (j % 16) * 4 + d % 4]. Padding items and coordinates are
+     * zero. q8_sum[j] = sum_d q_jd, q8_abs[j] = sum_d |q_jd|.
+     */
+    const float *vecs;
+    uint32_t dim, groups;
+    int8_t *q8;
+    float *q8_scale; /* by slot (see q8_item), nitems rounded up to Q8_BLOCK, as the two below */
+    int32_t *q8_sum, *q8_abs;
+    /*
+     * Items are stored in slots sorted by s_j |q_j|_2, largest first, so the
+     * blocks most likely to hold the best scores come first and later blocks
+     * can often be skipped whole: q8_item[slot] is the item (UINT32_MAX for
+     * padding); per block, the largest s_j |q_j|_2, s_j |q_j|_1 / 2 and s_j.
+     */
+    uint32_t *q8_item;
+    float *blk_cs, *blk_q1, *blk_s;
+    uint32_t *pop_order; /* every item, most popular first (then lower index) */
+    /* Exploration candidates in explore_cmp order, per age cut-off (explore_order()). */
+    pthread_mutex_t explore_mu;
+    struct explore_order {
+        double cutoff_days;
+        uint32_t *items;
+        size_t n;
+    } explore_orders[4];
+    size_t nexplore_orders;
 };
 
 const struct recipe *model_recipe(const struct model *m)
@@ -700,6 +733,18 @@ void model_close(struct model *m)
     VEC_FREE(&m->recent.users);
     strmap_free(m->recent.ids);
     pthread_rwlock_destroy(&m->recent.lock);
+    free(m->q8);
+    free(m->q8_scale);
+    free(m->q8_sum);
+    free(m->q8_abs);
+    free(m->q8_item);
+    free(m->blk_cs);
+    free(m->blk_q1);
+    free(m->blk_s);
+    free(m->pop_order);
+    for (size_t k = 0; k < m->nexplore_orders; k++)
+        free(m->explore_orders[k].items);
+    pthread_mutex_destroy(&m->explore_mu);
     modelfile_close(m->mf);
     free(m);
 }
@@ -733,10 +778,96 @@ static enum rc model_params(struct model *m, struct err *e)
     return rc;
 }
 
+/*
+ * The int8 copy of a dot-product recipe's item vectors (see struct model):
+ * 1/4 of the bytes, so a request's pass over every item stays in cache.
+ */
+struct slot_key {
+    uint32_t item;
+    float key; /* s_j |q_j|_2 */
+};
+
+static int slot_key_cmp(const void *a, const void *b)
+{
+    const struct slot_key *x = a, *y = b;
+    if (x->key != y->key) return x->key > y->key ? -1 : 1;
+    return x->item < y->item ? -1 : x->item > y->item;
+}
+
+static void quantize_vectors(struct model *m)
+{
+    uint32_t dim = 0, n = 0;
+    const float *v = m->recipe->item_vectors ? m->recipe->item_vectors(m->state, &dim, &n) : NULL;
+    if (!v || n != m->nitems || dim == 0 || !m->recipe->user_vector) return;
+    for (size_t k = 0; k < (size_t)n * dim; k++)
+        if (!isfinite(v[k])) return; /* a broken vector: the exact path for every request */
+    size_t nb = ((size_t)n + Q8_BLOCK - 1) / Q8_BLOCK;
+    m->vecs = v;
+    m->dim = dim;
+    m->groups = (dim + 3) / 4;
+    /* Quantize, then order the slots by s_j |q_j|_2. */
+    float *scale = xcalloc(n ? n : 1, sizeof(float));
+    struct slot_key *keys = xcalloc(n ? n : 1, sizeof(*keys));
+    for (uint32_t j = 0; j < n; j++) {
+        const float *y = v + (size_t)j * dim;
+        float mx = 0;
+        for (uint32_t d = 0; d < dim; d++)
+            mx = fmaxf(mx, fabsf(y[d]));
+        scale[j] = mx > 0 ? mx / 127.0f : 0;
+        double sq = 0;
+        for (uint32_t d = 0; scale[j] > 0 && d < dim; d++) {
+            double b = (double)lrintf(y[d] / scale[j]);
+            sq += b * b;
+        }
+        keys[j] = (struct slot_key){j, (float)(scale[j] * sqrt(sq))};
+    }
+    qsort(keys, n, sizeof(*keys), slot_key_cmp);
+    m->q8 = xcalloc(nb * m->groups * 64 + 1, 1);
+    m->q8_scale = xcalloc(nb * Q8_BLOCK + 1, sizeof(float));
+    m->q8_sum = xcalloc(nb * Q8_BLOCK + 1, sizeof(int32_t));
+    m->q8_abs = xcalloc(nb * Q8_BLOCK + 1, sizeof(int32_t));
+    m->q8_item = xmallocarray(nb * Q8_BLOCK + 1, sizeof(uint32_t));
+    m->blk_cs = xcalloc(nb + 1, sizeof(float));
+    m->blk_q1 = xcalloc(nb + 1, sizeof(float));
+    m->blk_s = xcalloc(nb + 1, sizeof(float));
+    for (size_t k = 0; k < nb * Q8_BLOCK; k++)
+        m->q8_item[k] = UINT32_MAX;
+    for (uint32_t slot = 0; slot < n; slot++) {
+        uint32_t j = keys[slot].item;
+        const float *y = v + (size_t)j * dim;
+        float sc = scale[j];
+        m->q8_item[slot] = j;
+        m->q8_scale[slot] = sc;
+        int8_t *q = m->q8 + (size_t)(slot / Q8_BLOCK) * m->groups * 64 + (slot % Q8_BLOCK) * 4;
+        for (uint32_t d = 0; sc > 0 && d < dim; d++) {
+            int8_t b = (int8_t)lrintf(y[d] / sc);
+            q[(size_t)(d / 4) * 64 + d % 4] = b;
+            m->q8_sum[slot] += b;
+            m->q8_abs[slot] += b < 0 ? -b : b;
+        }
+        size_t blk = slot / Q8_BLOCK;
+        m->blk_cs[blk] = fmaxf(m->blk_cs[blk], keys[slot].key);
+        m->blk_q1[blk] = fmaxf(m->blk_q1[blk], sc * 0.5f * (float)m->q8_abs[slot]);
+        m->blk_s[blk] = fmaxf(m->blk_s[blk], sc);
+    }
+    free(keys);
+    free(scale);
+}
+
+/* More popular first, then lower index: ranked_cmp's order for unscored items. */
+static int popularity_cmp(const void *a, const void *b, void *pop)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    const float *p = pop;
+    if (p[x] != p[y]) return p[x] > p[y] ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
 static enum rc model_load(const char *path, struct model **out, struct err *e)
 {
     struct model *m = xcalloc(1, sizeof(*m));
     pthread_rwlock_init(&m->recent.lock, NULL);
+    pthread_mutex_init(&m->explore_mu, NULL);
     m->recent.ids = strmap_new();
     const void *a, *b, *c, *d, *ic, *ht;
     size_t la, lb, lc, ld, lic, lht;
@@ -797,6 +928,11 @@ static enum rc model_load(const char *path, struct model **out, struct err *e)
         m->candidates = cand;
     }
     if ((rc = m->recipe->load(m->mf, &m->params, &m->state, e))) goto fail;
+    quantize_vectors(m);
+    m->pop_order = xcalloc(m->nitems ? m->nitems : 1, sizeof(uint32_t));
+    for (uint32_t j = 0; j < m->nitems; j++)
+        m->pop_order[j] = j;
+    qsort_r(m->pop_order, m->nitems, sizeof(uint32_t), popularity_cmp, (void *)m->popularity);
     *out = m;
     return RC_OK;
 fail:
@@ -1186,24 +1322,86 @@ static int explore_cmp(const void *a, const void *b)
  * age_cutoff_days of the data's newest time, that are not already in the
  * list or the user's history. Returns how many it placed into 'out'.
  */
-static size_t explore(const struct model *m, const struct exploration *x, const struct history *h,
+/*
+ * Every item young enough for exploration with this cut-off, in
+ * explore_cmp order: computed once per cut-off (a campaign has one), since
+ * ages and popularity are fixed in the model. NULL when the few slots are
+ * taken by other cut-offs (the caller then selects per request).
+ */
+static const struct explore_order *explore_order(struct model *m, double cutoff_days)
+{
+    pthread_mutex_lock(&m->explore_mu);
+    const struct explore_order *o = NULL;
+    for (size_t k = 0; k < m->nexplore_orders && !o; k++)
+        if (m->explore_orders[k].cutoff_days == cutoff_days) o = &m->explore_orders[k];
+    if (!o && m->nexplore_orders < ARRAY_SIZE(m->explore_orders)) {
+        int64_t since = m->newest - (int64_t)(cutoff_days * 86400.0);
+        struct explore_cand *c = xcalloc(m->nitems ? m->nitems : 1, sizeof(*c));
+        size_t nc = 0;
+        for (uint32_t j = 0; j < m->nitems; j++)
+            if (m->item_created[j] != INT64_MIN && m->item_created[j] >= since)
+                c[nc++] = (struct explore_cand){j, m->popularity[j], m->item_created[j]};
+        qsort(c, nc, sizeof(*c), explore_cmp);
+        struct explore_order *w = &m->explore_orders[m->nexplore_orders];
+        w->cutoff_days = cutoff_days;
+        w->items = xcalloc(nc ? nc : 1, sizeof(uint32_t));
+        for (size_t k = 0; k < nc; k++)
+            w->items[k] = c[k].item;
+        w->n = nc;
+        free(c);
+        m->nexplore_orders++;
+        o = w;
+    }
+    pthread_mutex_unlock(&m->explore_mu);
+    return o;
+}
+
+static size_t explore(struct model *m, const struct exploration *x, const struct history *h,
                       const float *scores, const struct filter_verdict *allowed,
                       const struct ranked *list, size_t len, size_t n, struct ranked *out,
                       bool *is_exploration)
 {
     size_t slots = (size_t)floor((double)n * x->weight / 2.0 + 0.5);
     if (slots > n) slots = n;
-    struct explore_cand *c = xcalloc(m->nitems ? m->nitems : 1, sizeof(*c));
+    /*
+     * The 'slots' first candidates in explore_cmp order, kept in a max-heap
+     * (root: the last of them), so a request costs O(items log slots), not a
+     * sort of every young item.
+     */
+    struct explore_cand *c = xcalloc(slots ? slots : 1, sizeof(*c));
     size_t nc = 0;
     int64_t since = m->newest - (int64_t)(x->age_cutoff_days * 86400.0);
     bool *listed = xcalloc(m->nitems ? m->nitems : 1, sizeof(bool));
     for (size_t k = 0; k < len; k++)
         listed[list[k].item] = true;
-    for (uint32_t j = 0; j < m->nitems && slots; j++) {
-        if (m->item_created[j] == INT64_MIN || m->item_created[j] < since) continue;
+    const struct explore_order *order = slots ? explore_order(m, x->age_cutoff_days) : NULL;
+    for (size_t k = 0; order && k < order->n && nc < slots; k++) {
+        uint32_t j = order->items[k];
         if (listed[j] || in_history(h, j)) continue;
         if (allowed && !filter_allows(allowed, j)) continue;
         c[nc++] = (struct explore_cand){j, m->popularity[j], m->item_created[j]};
+    }
+    for (uint32_t j = 0; !order && j < m->nitems && slots; j++) {
+        if (m->item_created[j] == INT64_MIN || m->item_created[j] < since) continue;
+        struct explore_cand cand = {j, m->popularity[j], m->item_created[j]};
+        if (nc == slots && (cand.pop > c[0].pop || explore_cmp(&cand, &c[0]) >= 0)) continue;
+        if (listed[j] || in_history(h, j)) continue;
+        if (allowed && !filter_allows(allowed, j)) continue;
+        size_t i;
+        if (nc < slots) {
+            for (i = nc++; i > 0 && explore_cmp(&cand, &c[(i - 1) / 2]) > 0; i = (i - 1) / 2)
+                c[i] = c[(i - 1) / 2];
+        } else {
+            for (i = 0;;) {
+                size_t l = 2 * i + 1, r = l + 1, w = l;
+                if (l >= nc) break;
+                if (r < nc && explore_cmp(&c[r], &c[l]) > 0) w = r;
+                if (explore_cmp(&c[w], &cand) <= 0) break;
+                c[i] = c[w];
+                i = w;
+            }
+        }
+        c[i] = cand;
     }
     free(listed);
     qsort(c, nc, sizeof(*c), explore_cmp);
@@ -1256,6 +1454,273 @@ static enum rc filter_request_apply(struct model *m, const struct filter_bound *
     return rc;
 }
 
+/* ---- Top-k through the int8 item vectors ------------------------------------ */
+
+/*
+ * A user vector rounded to 8 bits for the bound pass: x_d = sx * (xq_d +
+ * f_d), |f_d| <= 1/2; xw packs 4 coordinates of xq + 128 per word (VNNI
+ * multiplies unsigned by signed bytes).
+ */
+struct qvec {
+    float sx;
+    int32_t *xw; /* groups words */
+    float c0;    /* |xq|_1 / 2 + dim / 4 + 1 (see block_bounds_vnni) */
+    float norm2; /* |xq|_2 */
+    float l1;    /* |x|_1, for the plain bound */
+};
+
+static void qvec_init(const struct model *m, const float *x, struct qvec *q)
+{
+    float mx = 0;
+    q->l1 = 0;
+    for (uint32_t d = 0; d < m->dim; d++) {
+        mx = fmaxf(mx, fabsf(x[d]));
+        q->l1 += fabsf(x[d]);
+    }
+    q->sx = mx > 0 ? mx / 127.0f : 1;
+    q->xw = xcalloc(m->groups, sizeof(int32_t));
+    int64_t x1 = 0;
+    double sq = 0;
+    for (uint32_t d = 0; d < m->groups * 4; d++) {
+        int32_t xq = d < m->dim ? (int32_t)lrintf(x[d] / q->sx) : 0;
+        x1 += xq < 0 ? -xq : xq;
+        sq += (double)xq * xq;
+        q->xw[d / 4] |= (int32_t)((uint32_t)(xq + 128) << (8 * (d % 4)));
+    }
+    q->c0 = 0.5f * (float)x1 + 0.25f * (float)(m->groups * 4) + 1.0f;
+    q->norm2 = (float)sqrt(sq);
+}
+
+/*
+ * Upper bounds of the scores x . y_j of block b's 16 slots, into ub[16].
+ * With y_jd = s_j (q_jd + e_jd), |e| <= 1/2:
+ *   x . y_j = s_j sx (q_j . xq + q_j . f + e . xq + e . f), so
+ *   |x . y_j - s_j sx (q_j . xq)| <= s_j sx (|q_j|_1 / 2 + |xq|_1 / 2 + dim / 4).
+ * The integer products are exact (VNNI: xq + 128 times q, minus 128 * sum_d
+ * q_jd); one more s_j sx (c0's + 1) and a relative 1e-5 cover the float
+ * rounding of x, of the bound and of the exact score itself.
+ */
+__attribute__((target("avx512f,avx512vnni"))) static void
+block_bounds_vnni(const struct model *m, const struct qvec *x, size_t b, float *ub)
+{
+    uint32_t g = m->groups;
+    const int8_t *q = m->q8 + b * g * 64;
+    __m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
+    uint32_t k = 0;
+    for (; k + 1 < g; k += 2) {
+        acc0 = _mm512_dpbusd_epi32(acc0, _mm512_set1_epi32(x->xw[k]),
+                                   _mm512_loadu_si512((const void *)(q + (size_t)k * 64)));
+        acc1 = _mm512_dpbusd_epi32(acc1, _mm512_set1_epi32(x->xw[k + 1]),
+                                   _mm512_loadu_si512((const void *)(q + (size_t)(k + 1) * 64)));
+    }
+    if (k < g)
+        acc0 = _mm512_dpbusd_epi32(acc0, _mm512_set1_epi32(x->xw[k]),
+                                   _mm512_loadu_si512((const void *)(q + (size_t)k * 64)));
+    __m512i sum = _mm512_loadu_si512((const void *)(m->q8_sum + b * Q8_BLOCK));
+    __m512i dot =
+        _mm512_sub_epi32(_mm512_add_epi32(acc0, acc1), _mm512_slli_epi32(sum, 7)); /* 128 * sum */
+    __m512 s = _mm512_mul_ps(_mm512_loadu_ps(m->q8_scale + b * Q8_BLOCK), _mm512_set1_ps(x->sx));
+    __m512 a = _mm512_mul_ps(_mm512_cvtepi32_ps(dot), s);
+    __m512 q1 = _mm512_cvtepi32_ps(_mm512_loadu_si512((const void *)(m->q8_abs + b * Q8_BLOCK)));
+    __m512 err = _mm512_mul_ps(_mm512_fmadd_ps(q1, _mm512_set1_ps(0.5f), _mm512_set1_ps(x->c0)), s);
+    _mm512_storeu_ps(
+        ub, _mm512_fmadd_ps(_mm512_abs_ps(a), _mm512_set1_ps(1e-5f), _mm512_add_ps(a, err)));
+}
+
+/* The same without VNNI, from x in float: |x . y_j - s_j (q_j . x)| <= s_j |x|_1 / 2. */
+static void block_bounds_plain(const struct model *m, const float *x, const struct qvec *qx,
+                               size_t b, float *ub)
+{
+    for (uint32_t l = 0; l < Q8_BLOCK; l++) {
+        size_t slot = b * Q8_BLOCK + l;
+        const int8_t *q = m->q8 + b * m->groups * 64 + l * 4;
+        double acc = 0;
+        for (uint32_t d = 0; d < m->dim; d++)
+            acc += (double)q[(size_t)(d / 4) * 64 + d % 4] * (double)x[d];
+        float a = (float)acc * m->q8_scale[slot];
+        ub[l] = a + 0.51f * m->q8_scale[slot] * qx->l1 + 1e-5f * fabsf(a);
+    }
+}
+
+/*
+ * A bound for every slot of block b at once (VNNI path): by Cauchy-Schwarz
+ * |q_j . xq| <= |q_j|_2 |xq|_2, so ub_j <= sx (1 + 1e-4) (s_j |q_j|_2 |xq|_2
+ * + s_j |q_j|_1 / 2 + s_j c0).
+ */
+static float block_bound(const struct model *m, const struct qvec *x, size_t b)
+{
+    return x->sx * 1.0001f * (m->blk_cs[b] * x->norm2 + m->blk_q1[b] + m->blk_s[b] * x->c0);
+}
+
+/*
+ * The next item at or after *from whose value exceeds 'thr' (or reaches it,
+ * with 'or_equal'); n when none. Sixteen items per compare where AVX-512 is
+ * there: most items of a scan are below the threshold.
+ */
+__attribute__((target("avx512f"))) static uint32_t
+next_above_avx512(const float *v, uint32_t from, uint32_t n, float thr, bool or_equal)
+{
+    __m512 t = _mm512_set1_ps(thr);
+    uint32_t j = from;
+    while (j < n && j % 16)
+        if (or_equal ? v[j] >= thr : v[j] > thr)
+            return j;
+        else
+            j++;
+    for (; j + 16 <= n; j += 16) {
+        __m512 x = _mm512_loadu_ps(v + j);
+        __mmask16 k =
+            or_equal ? _mm512_cmp_ps_mask(x, t, _CMP_GE_OQ) : _mm512_cmp_ps_mask(x, t, _CMP_GT_OQ);
+        if (k) return j + (uint32_t)__builtin_ctz(k);
+    }
+    for (; j < n; j++)
+        if (or_equal ? v[j] >= thr : v[j] > thr) return j;
+    return n;
+}
+
+static uint32_t next_above(const float *v, uint32_t from, uint32_t n, float thr, bool or_equal)
+{
+    if (__builtin_cpu_supports("avx512f")) return next_above_avx512(v, from, n, thr, or_equal);
+    for (uint32_t j = from; j < n; j++)
+        if (or_equal ? v[j] >= thr : v[j] > thr) return j;
+    return n;
+}
+
+/* The exact score x . y_j (summed in double, in dimension order). */
+static float exact_score(const struct model *m, const float *x, uint32_t j)
+{
+    const float *y = m->vecs + (size_t)j * m->dim;
+    double acc = 0;
+    for (uint32_t d = 0; d < m->dim; d++)
+        acc += (double)y[d] * (double)x[d];
+    return (float)acc;
+}
+
+static bool eligible(const struct model *m, const struct filter_verdict *allowed, uint32_t j)
+{
+    return is_candidate(m, j) && (!allowed || filter_allows(allowed, j));
+}
+
+/*
+ * The best 'n' eligible items of a history, as score_user() would rank them,
+ * without reading every item's full vector. The int8 pass gives each item an
+ * approximate score a_j within err_j = 0.51 * scale_j * |x|_1 of x . y_j
+ * (rounding to int8 moves each coordinate by at most scale_j / 2; the rest
+ * covers float rounding), so ub_j = a_j + err_j bounds it from above. The
+ * n + 16 items with the highest bounds get exact scores; s_n is the n-th
+ * best of those; every other eligible item whose bound reaches s_n gets its
+ * exact score too. No item left out can beat s_n, so the n best exact
+ * scores are the answer. Returns the exactly scored items in *cand (caller
+ * frees; their scores in scores[]) and the user vector in *x_out (caller
+ * frees), for exact scores of other items.
+ */
+/* Push item j into the min-heap 'top' of at most c items ordered by scores[]. */
+static void topc_push(uint32_t *top, size_t *len, size_t c, const float *scores, uint32_t j)
+{
+    size_t i;
+    if (*len < c) {
+        for (i = (*len)++; i > 0 && scores[top[(i - 1) / 2]] > scores[j]; i = (i - 1) / 2)
+            top[i] = top[(i - 1) / 2];
+    } else {
+        for (i = 0;;) {
+            size_t l = 2 * i + 1, r = l + 1, w = l;
+            if (l >= *len) break;
+            if (r < *len && scores[top[r]] < scores[top[l]]) w = r;
+            if (!(scores[top[w]] < scores[j])) break;
+            top[i] = top[w];
+            i = w;
+        }
+    }
+    top[i] = j;
+}
+
+static enum rc fast_scores(struct model *m, const struct history *h, size_t n,
+                           const struct filter_verdict *allowed, float *scores, uint32_t **cand,
+                           size_t *ncand, float **x_out, struct err *e)
+{
+    float *x = xcalloc(m->dim, sizeof(float));
+    enum rc rc = m->recipe->user_vector(m->state, h->items, h->w, h->n, x, e);
+    if (rc) {
+        free(x);
+        return rc;
+    }
+    bool vnni = __builtin_cpu_supports("avx512vnni");
+    struct qvec qx;
+    qvec_init(m, x, &qx);
+    size_t nb = ((size_t)m->nitems + Q8_BLOCK - 1) / Q8_BLOCK;
+    for (uint32_t j = 0; j < m->nitems; j++)
+        scores[j] = -INFINITY; /* no bound computed (a skipped block) */
+    /* The c highest bounds among eligible items: a min-heap of item indexes. */
+    size_t c = n + 16, len = 0;
+    VEC(uint32_t) top = VEC_INIT;
+    VEC_RESERVE(&top, c);
+    VEC(uint32_t) skipped = VEC_INIT;
+    float ub[Q8_BLOCK];
+    for (size_t b = 0; b < nb; b++) {
+        if (vnni && len == c && block_bound(m, &qx, b) <= scores[top.v[0]]) {
+            VEC_PUSH(&skipped, (uint32_t)b);
+            continue;
+        }
+        if (vnni)
+            block_bounds_vnni(m, &qx, b, ub);
+        else
+            block_bounds_plain(m, x, &qx, b, ub);
+        for (uint32_t l = 0; l < Q8_BLOCK; l++) {
+            uint32_t j = m->q8_item[b * Q8_BLOCK + l];
+            if (j == UINT32_MAX) continue;
+            scores[j] = ub[l];
+            if (len == c && !(ub[l] > scores[top.v[0]])) continue;
+            if (eligible(m, allowed, j)) topc_push(top.v, &len, c, scores, j);
+        }
+    }
+    top.n = len;
+    float *best = xcalloc(len ? len : 1, sizeof(float));
+    for (size_t k = 0; k < len; k++)
+        scores[top.v[k]] = best[k] = exact_score(m, x, top.v[k]);
+    /* With c candidates some items were left out: bring in any whose bound reaches s_n. */
+    if (len == c && n > 0) {
+        for (size_t k = 0; k < n; k++) /* best[0..n) descending */
+            for (size_t i = k + 1; i < len; i++)
+                if (best[i] > best[k]) {
+                    float t = best[i];
+                    best[i] = best[k];
+                    best[k] = t;
+                }
+        float sn = best[n - 1];
+        uint8_t *taken = xcalloc(m->nitems, 1);
+        for (size_t k = 0; k < len; k++)
+            taken[top.v[k]] = 1;
+        for (uint32_t j = 0; (j = next_above(scores, j, m->nitems, sn, true)) < m->nitems; j++) {
+            if (taken[j] || !eligible(m, allowed, j)) continue;
+            scores[j] = exact_score(m, x, j);
+            taken[j] = 1;
+            VEC_PUSH(&top, j);
+        }
+        /* Skipped blocks whose bound reaches s_n: their slots' own bounds decide. */
+        for (size_t k = 0; k < skipped.n; k++) {
+            size_t b = skipped.v[k];
+            if (block_bound(m, &qx, b) < sn) continue;
+            block_bounds_vnni(m, &qx, b, ub);
+            for (uint32_t l = 0; l < Q8_BLOCK; l++) {
+                uint32_t j = m->q8_item[b * Q8_BLOCK + l];
+                if (j == UINT32_MAX || !(ub[l] >= sn) || taken[j] || !eligible(m, allowed, j))
+                    continue;
+                scores[j] = exact_score(m, x, j);
+                taken[j] = 1;
+                VEC_PUSH(&top, j);
+            }
+        }
+        free(taken);
+    }
+    free(best);
+    free(qx.xw);
+    VEC_FREE(&skipped);
+    *cand = top.v;
+    *ncand = top.n;
+    *x_out = x;
+    return RC_OK;
+}
+
 enum rc model_recommend(struct model *m, const char *user_id, const char *item_id, size_t n,
                         bool explain, const struct exploration *x,
                         const struct filter_bound *filter, json_t **out, struct err *e)
@@ -1265,8 +1730,10 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
     struct history h;
     user_history(m, r->kind == RECIPE_RELATED_ITEMS ? NULL : user_id, &h);
     enum rc rc = RC_OK;
-    /* Per call, so that any number of threads can answer from one model. */
-    float *scores = xmallocarray(m->nitems ? m->nitems : 1, sizeof(float));
+    bool fast = false;         /* top-k through the int8 item vectors (fast_scores) */
+    bool popular_only = false; /* nothing scored: the first eligible items by popularity */
+    /* Per call, so that any number of threads can answer from one model (whole q8 blocks). */
+    float *scores = xmallocarray((size_t)m->nitems + Q8_BLOCK, sizeof(float));
     const uint32_t *hist = h.items;
     const float *hw = h.w;
     size_t hn = h.n;
@@ -1302,6 +1769,9 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
             /* A user with no history: popular items, as Personalize does. */
             for (uint32_t j = 0; j < m->nitems; j++)
                 scores[j] = NAN;
+            popular_only = true;
+        } else if (m->q8 && n > 0) {
+            fast = true; /* scored below, once the filter is known */
         } else if ((rc = r->score_user(m->state, hist, hw, hn, scores, e))) {
             history_release(&h);
             free(scores);
@@ -1309,14 +1779,29 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
         }
     }
     struct filter_verdict allowed = {0};
-    if (filter && (rc = filter_request_apply(m, filter, user_id, current_item, &h, &allowed, e))) {
+    float *uvec = NULL;
+    uint32_t *cand = NULL;
+    size_t ncand = 0;
+    if ((filter &&
+         (rc = filter_request_apply(m, filter, user_id, current_item, &h, &allowed, e))) ||
+        (fast &&
+         (rc = fast_scores(m, &h, n, filter ? &allowed : NULL, scores, &cand, &ncand, &uvec, e)))) {
         history_release(&h);
+        filter_verdict_release(&allowed);
         free(scores);
         return rc;
     }
     struct ranked *heap = xcalloc(n ? n : 1, sizeof(*heap));
     size_t len = 0;
-    for (uint32_t j = 0; j < m->nitems && n; j++) {
+    /* The fast path already knows the only items that can make the list. */
+    for (uint32_t jj = 0; jj < (fast ? ncand : m->nitems) && n; jj++) {
+        uint32_t j = fast ? cand[jj] : popular_only ? m->pop_order[jj] : jj;
+        if (popular_only && len == n) break; /* in heap order already: the rest come later */
+        /*
+         * Once the heap is full of scored items, an item scoring below its
+         * root (or not at all) cannot enter: skip it without the full order.
+         */
+        if (len == n && heap[0].scored && !(scores[j] >= heap[0].score)) continue;
         /* Only items with interaction data are candidates (never an item no dataset has). */
         if (!is_candidate(m, j) || scores[j] == -INFINITY) continue;
         /* Filtered here, not after: the list stays full when enough items pass. */
@@ -1331,6 +1816,9 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
     if (x && x->weight > 0 && r->kind == RECIPE_USER_PERSONALIZATION) {
         final = xcalloc(n ? n : 1, sizeof(*final));
         len = explore(m, x, &h, scores, filter ? &allowed : NULL, heap, len, n, final, explored);
+        /* Exploration items were not in the top n: their exact scores. */
+        for (size_t k = 0; fast && k < len; k++)
+            if (explored[k]) final[k].score = exact_score(m, uvec, final[k].item);
     }
     json_t *list = json_array();
     for (size_t k = 0; k < len; k++) {
@@ -1342,6 +1830,8 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
     free(explored);
     free(heap);
     free(scores);
+    free(uvec);
+    free(cand);
     history_release(&h);
     filter_verdict_release(&allowed);
     *out = json_pack("{s:o}", "itemList", list);

@@ -20,9 +20,9 @@
 /* Limits on what a client may send (docs/serve.md explains each). */
 struct server_limits {
     size_t max_body;          /* bytes of one request body; more is 413 (default 1 MiB) */
-    size_t conn_memory;       /* per-connection buffer: request line + headers fit in
-                                 about half of it, else 431 (default 32 KiB) */
-    unsigned max_connections; /* open connections at once; more are refused (default 1000) */
+    size_t conn_memory;       /* per-connection buffer: the request line and headers
+                                 must fit in it, else 431 (default 32 KiB) */
+    unsigned max_connections; /* open connections at once; more wait in the backlog (1000) */
     unsigned max_per_ip;      /* per client address, 0 for no limit (default 0) */
     unsigned idle_timeout_s;  /* close a connection silent this long (default 30 s) */
     unsigned max_request_s;   /* a request must be read within this (default 60 s) */

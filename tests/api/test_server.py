@@ -6,6 +6,7 @@ Run by tests/cli/t1000-serve.sh, which starts the server and sets:
   SAVOR             the savor binary (tests that start a server of their own)
   SAVOR_IDLE_TIMEOUT  the --idle-timeout the server was started with (seconds)
   SAVOR_MAX_BODY    its --max-body-bytes
+  SAVOR_REQUEST_TIMEOUT  its --request-timeout (seconds)
 
 What it covers: /healthz and /metrics; unknown operations, wrong methods and
 paths; malformed JSON, invalid UTF-8 and non-object bodies; oversized bodies
@@ -30,6 +31,7 @@ import urllib.parse
 
 import boto3
 import botocore.config
+import botocore.exceptions
 import botocore.parsers
 
 ENDPOINT = os.environ.get("SAVOR_ENDPOINT", "http://127.0.0.1:8080")
@@ -37,6 +39,7 @@ SERVER_LOG = os.environ.get("SAVOR_SERVER_LOG")
 SAVOR = os.environ.get("SAVOR")
 IDLE_TIMEOUT = float(os.environ.get("SAVOR_IDLE_TIMEOUT", "30"))
 MAX_BODY = int(os.environ.get("SAVOR_MAX_BODY", str(1 << 20)))
+REQUEST_TIMEOUT = float(os.environ.get("SAVOR_REQUEST_TIMEOUT", "60"))
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "AKIDSAVORTEST")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "savor-test-secret")
@@ -259,6 +262,31 @@ class Front(unittest.TestCase):
                 s.close()
         self.assertEqual(request("GET", "/healthz")[0], 200)
 
+    def test_trickling_body_is_cut_off(self):
+        """A body dribbled in under the idle timeout still must arrive within --request-timeout."""
+        s = socket.create_connection((HOST, PORT))
+        s.sendall(b"POST /recommendations HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
+        t0 = time.monotonic()
+        closed = False
+        while time.monotonic() - t0 < REQUEST_TIMEOUT + 10 and not closed:
+            time.sleep(min(1.0, IDLE_TIMEOUT / 2))
+            try:
+                s.sendall(b" ")
+            except OSError:
+                closed = True
+                break
+            s.settimeout(0.01)
+            try:
+                closed = s.recv(4096) == b""
+            except socket.timeout:
+                pass
+            except OSError:
+                closed = True
+        s.close()
+        self.assertTrue(closed, "a trickling body was never cut off")
+        self.assertGreaterEqual(time.monotonic() - t0, REQUEST_TIMEOUT - 0.5)
+        self.assertEqual(request("GET", "/healthz")[0], 200)
+
     def test_header_too_large(self):
         st, _, _ = request("GET", "/healthz", headers={"X-Big": "z" * 100000})
         self.assertIn(st, (413, 431))
@@ -343,20 +371,85 @@ class Boto3Errors(unittest.TestCase):
         self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], 404)
 
 
+def start_server(data_dir, *args, env=None):
+    """Start `savor serve` on a free port: (process, port)."""
+    proc = subprocess.Popen([SAVOR, "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir]
+                            + list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    line = proc.stdout.readline().decode()
+    m = re.search(r"serving on http://127\.0\.0\.1:(\d+)", line)
+    if not m:
+        proc.kill()
+        raise AssertionError("server did not start: %r %r" % (line, proc.stderr.read()))
+    return proc, int(m.group(1))
+
+
+def stop_server(proc):
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    proc.stdout.close()
+    proc.stderr.close()
+
+
+@unittest.skipUnless(SAVOR, "SAVOR (the binary) not set")
+class Signed(unittest.TestCase):
+    """With access keys configured, every operation needs a valid SigV4 signature."""
+
+    KEY, SECRET = "AKIDSAVORSIGNED", "signed-secret-for-tests"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        env = dict(os.environ, SAVOR_ACCESS_KEY_ID=cls.KEY, SAVOR_SECRET_ACCESS_KEY=cls.SECRET)
+        cls.proc, cls.port = start_server(os.path.join(cls.tmp.name, "data"), env=env)
+        cls.url = "http://127.0.0.1:%d" % cls.port
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.send_signal(signal.SIGTERM)
+        cls.proc.wait(timeout=20)
+        stop_server(cls.proc)
+        cls.tmp.cleanup()
+
+    def client(self, service, key, secret):
+        cfg = botocore.config.Config(retries={"max_attempts": 1})
+        return boto3.client(service, endpoint_url=self.url, config=cfg, aws_access_key_id=key,
+                            aws_secret_access_key=secret, region_name="eu-west-1")
+
+    def test_right_key(self):
+        got = self.client("personalize", self.KEY, self.SECRET).list_recipes()
+        self.assertTrue(got["recipes"])
+
+    def test_wrong_secret(self):
+        with self.assertRaises(botocore.exceptions.ClientError) as cm:
+            self.client("personalize", self.KEY, "not-the-secret").list_recipes()
+        err = cm.exception.response
+        self.assertEqual(err["Error"]["Code"], "InvalidSignatureException")
+        self.assertEqual(err["ResponseMetadata"]["HTTPStatusCode"], 403)
+
+    def test_unknown_key(self):
+        with self.assertRaises(botocore.exceptions.ClientError) as cm:
+            self.client("personalize-runtime", "AKIDNOBODY", self.SECRET).get_recommendations(
+                campaignArn="arn:aws:personalize:us-east-1:000000000000:campaign/x", userId="u")
+        self.assertEqual(cm.exception.response["Error"]["Code"], "UnrecognizedClientException")
+
+    def test_unsigned(self):
+        st, h, body = control("ListRecipes", b"{}", port=self.port)
+        self.assertEqual((st, h["x-amzn-errortype"]), (403, "MissingAuthenticationTokenException"))
+        self.assertEqual(botocore_error("json", st, h, body)[0],
+                         "MissingAuthenticationTokenException")
+
+    def test_health_and_metrics_need_no_signature(self):
+        self.assertEqual(request("GET", "/healthz", port=self.port)[0], 200)
+        self.assertEqual(request("GET", "/metrics", port=self.port)[0], 200)
+
+
 @unittest.skipUnless(SAVOR, "SAVOR (the binary) not set")
 class Shutdown(unittest.TestCase):
     """SIGTERM: stop accepting, finish the request in flight, exit 0."""
 
     def start(self, data_dir):
-        proc = subprocess.Popen([SAVOR, "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir,
-                                 "--shutdown-grace", "20"],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        line = proc.stdout.readline().decode()
-        m = re.search(r"serving on http://127\.0\.0\.1:(\d+)", line)
-        if not m:
-            proc.kill()
-            self.fail("server did not start: %r %r" % (line, proc.stderr.read()))
-        return proc, int(m.group(1))
+        return start_server(data_dir, "--shutdown-grace", "20")
 
     def test_sigterm_finishes_request_in_flight(self):
         with tempfile.TemporaryDirectory() as tmp:
@@ -398,11 +491,7 @@ class Shutdown(unittest.TestCase):
                 self.assertIn("SIGTERM: stopping", err)
                 self.assertIn("stopped", err)
             finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-                proc.stdout.close()
-                proc.stderr.close()
+                stop_server(proc)
 
     def test_sigint_with_nothing_in_flight(self):
         with tempfile.TemporaryDirectory() as tmp:
@@ -412,11 +501,7 @@ class Shutdown(unittest.TestCase):
                 proc.send_signal(signal.SIGINT)
                 self.assertEqual(proc.wait(timeout=20), 0)
             finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-                proc.stdout.close()
-                proc.stderr.close()
+                stop_server(proc)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 #!/bin/sh
-# t1010-serve-demo: `savor demo` ends with a campaign and a running server,
-# and the curl, AWS CLI and boto3 commands it prints work as printed. Run
-# again, it points the same campaign at the new version.
+# t1010-serve-demo: `savor demo --serve` ends with a campaign and a running
+# server, and the curl, AWS CLI and boto3 commands it prints work as printed.
+# Run again, it points the same campaign at the new version. Without --serve,
+# and with standard output not a terminal, it does not serve.
 . "$(dirname "$0")/lib.sh"
 
 PY=/usr/bin/python3
@@ -12,7 +13,7 @@ D=$(new_data_dir)
 # and waits for "serving on", or fails the test.
 start_demo() {
     # shellcheck disable=SC2086 # $SIZE is a list of options
-    "$SAVOR" demo --data-dir "$D" --listen 127.0.0.1:0 $SIZE >"$TMP/demo.out" 2>"$TMP/demo.err" &
+    "$SAVOR" demo --serve --data-dir "$D" --listen 127.0.0.1:0 $SIZE >"$TMP/demo.out" 2>"$TMP/demo.err" &
     DEMO_PID=$!
     i=0
     while [ $i -lt 600 ]; do
@@ -72,6 +73,10 @@ VERSION2=$("$PY" -c 'import sys,re; print(re.search(r"works for a reader:  (\S+)
 if [ "$VERSION1" != "$VERSION2" ]; then _ok "the second run trains a new version"; else _not_ok "the second run trains a new version" "$VERSION1"; fi
 check_contains "the second run reports the same campaign" "$CAMPAIGN" "$TMP/out"
 if grep -q "serving on" "$TMP/out"; then _not_ok "--no-serve does not serve"; else _ok "--no-serve does not serve"; fi
+# shellcheck disable=SC2086
+check "savor demo, output not a terminal: exits after the campaign" "$SAVOR" demo --data-dir "$D" $SIZE
+check_contains "  ... and reports the campaign" "$CAMPAIGN" "$TMP/out"
+VERSION3=$("$PY" -c 'import sys,re; print(re.search(r"works for a reader:  (\S+)", open(sys.argv[1]).read()).group(1))' "$TMP/out")
 
 # The campaign, read through the API, points at the second version.
 "$SAVOR" serve --data-dir "$D" --listen 127.0.0.1:0 >"$TMP/serve.out" 2>"$TMP/serve.err" &
@@ -79,7 +84,7 @@ SERVER_PID=$!
 i=0
 while [ $i -lt 100 ] && ! grep -q "serving on" "$TMP/serve.out"; do sleep 0.1; i=$((i + 1)); done
 URL=$(sed -n 's/^savor: serving on //p' "$TMP/serve.out")
-check_eq "DescribeCampaign: the campaign serves the second version" "$VERSION2 ACTIVE" \
+check_eq "DescribeCampaign: the campaign serves the newest version" "$VERSION3 ACTIVE" \
     "$(AWS_ACCESS_KEY_ID=demo AWS_SECRET_ACCESS_KEY=demo AWS_DEFAULT_REGION=us-east-1 "$PY" -c '
 import boto3, sys
 c = boto3.client("personalize", endpoint_url=sys.argv[1]).describe_campaign(campaignArn=sys.argv[2])["campaign"]
