@@ -276,8 +276,8 @@ const char *sigv4_find_header(const struct sigv4_input *in, const char *name, si
     const char *found = NULL;
     size_t c = 0;
     for (size_t i = 0; i < in->nheaders; i++) {
-        if (strcasecmp(in->headers[i].name, name) == 0) {
-            if (!c) found = in->headers[i].value;
+        if (in->headers[i].name && strcasecmp(in->headers[i].name, name) == 0) {
+            if (!c) found = in->headers[i].value ? in->headers[i].value : "";
             c++;
         }
     }
@@ -412,7 +412,7 @@ static enum rc add_canonical_query(struct buf *b, const char *query)
 static enum rc add_trimall(struct buf *b, const char *v)
 {
     bool pending_space = false, any = false;
-    for (const char *p = v; *p; p++) {
+    for (const char *p = v ? v : ""; *p; p++) {
         if (is_space(*p)) {
             pending_space = any;
             continue;
@@ -445,7 +445,7 @@ static enum rc add_canonical_headers(struct buf *b, const struct sigv4_input *in
         if (!rc) rc = buf_addch(b, ':');
         bool found = false;
         for (size_t h = 0; h < in->nheaders && !rc; h++) {
-            if (strcasecmp(in->headers[h].name, name) != 0) continue;
+            if (!in->headers[h].name || strcasecmp(in->headers[h].name, name) != 0) continue;
             if (found) rc = buf_addch(b, ',');
             if (!rc) rc = add_trimall(b, in->headers[h].value);
             found = true;
