@@ -1,7 +1,10 @@
 #!/bin/sh
-# demo.sh: install what savor needs, build it, and run the demo
-# (generate the creators' platform dataset, import it into ./savor-data and train
-# two solution versions on it).
+# demo.sh: install what savor needs, build it, and run the demo: generate the
+# creators' platform dataset, import it into ./savor-data, train two solution
+# versions, deploy a campaign, and serve the Personalize API on
+# http://127.0.0.1:8080 (Ctrl-C stops it) with curl, AWS CLI and boto3 lines to
+# try from another terminal. Options go to `savor demo` (e.g. --listen, --no-serve;
+# --serve when its output is not a terminal).
 set -eu
 cd "$(dirname "$0")/.."
 sh scripts/install-deps.sh

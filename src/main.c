@@ -12,6 +12,7 @@
 #include <malloc.h>
 
 static const struct command commands[] = {
+    {"serve", cmd_serve, "serve the Amazon Personalize API (control, runtime, events) over HTTP"},
     {"import", cmd_import, "import a CSV file into a dataset (creates the dataset group)"},
     {"describe", cmd_describe,
      "show dataset groups, datasets, import jobs, solutions and versions (JSON)"},
@@ -19,6 +20,7 @@ static const struct command commands[] = {
     {"train", cmd_train, "train a solution version of a recipe on a dataset group"},
     {"recommend", cmd_recommend, "recommendations for a user or related to an item (JSON)"},
     {"rank", cmd_rank, "rerank items for a user (JSON)"},
+    {"batch", cmd_batch, "batch inference: JSON Lines of requests to JSON Lines of answers"},
     {"eval", cmd_eval, "compare recipes and settings offline: metrics table, JSON, SVG chart"},
 };
 

@@ -28,8 +28,9 @@ struct api_error {
 enum rc api_fail(struct api_error *err, int status, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-struct jobs;        /* background imports, trainings and batch jobs (api/jobs.h) */
-struct model_cache; /* campaign -> loaded model (server/model_cache.h) */
+struct jobs;         /* background imports, trainings and batch jobs (api/jobs.h) */
+struct model_cache;  /* campaign -> loaded model (server/model_cache.h) */
+struct event_writer; /* the durable PutEvents/PutItems/PutUsers writer (api/events.h) */
 
 /* What every handler can reach. One per server, shared by all threads. */
 struct api_ctx {
@@ -41,6 +42,7 @@ struct api_ctx {
     size_t nallowed;
     struct jobs *jobs;
     struct model_cache *models;
+    struct event_writer *events; /* runtime_start() sets models, events, campaign_changed */
     /*
      * Called (with store_mu NOT held) after a campaign is created, updated
      * or deleted, so the server can load or swap its model. May be NULL.

@@ -9,6 +9,7 @@
 #include "common/base.h"
 #include "dataset/stats.h"
 #include "import/import.h"
+#include "server/http.h"
 #include "store/store.h"
 
 #include <getopt.h>
@@ -31,6 +32,25 @@ int cmd_train(int argc, char **argv);
 int cmd_recommend(int argc, char **argv);
 int cmd_rank(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_batch(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+
+/* What `savor serve` (and `savor demo`, which ends by serving) runs with. */
+struct serve_config {
+    struct server_opts server;
+    const char **allow; /* --allow-path directories (borrowed) */
+    size_t nallow;
+    double grace_s; /* on SIGTERM/SIGINT, how long requests in flight may take */
+    /* --credentials FILE (borrowed); NULL: DATA_DIR/credentials if it exists (server/auth.h). */
+    const char *credentials;
+    /* Called once listening, with the bound address ("127.0.0.1:8080"); may be NULL. */
+    void (*on_ready)(const char *address, void *arg);
+    void *on_ready_arg;
+};
+
+void serve_config_default(struct serve_config *cfg);
+/* Open the data directory and serve it until SIGTERM/SIGINT; dies on setup errors. */
+int cli_serve(struct serve_config *cfg);
 
 /* The process's argv as main() got it (for re-executing, see models/blas.h). */
 extern char **cli_argv;

@@ -6,6 +6,7 @@
 #include "common/base.h"
 #include "cli/cli.h"
 #include "models/blas.h"
+#include "filter/filter.h"
 #include "models/engine.h"
 
 #include <jansson.h>
@@ -13,6 +14,7 @@
 
 static const char recommend_usage[] =
     "usage: savor recommend --solution-version ARN (--user ID | --item ID) [-n 25] [--explain]\n"
+    "                       [--filter EXPR [--filter-values JSON]]\n"
     "\n"
     "Print recommendations as JSON ({\"itemList\": [{\"itemId\", \"score\"}, ...]}):\n"
     "for a user (user-personalization, popularity-count) or related to an item (sims).\n"
@@ -25,6 +27,10 @@ static const char recommend_usage[] =
     "  -i, --item ID               recommend items related to this item\n"
     "  -n, --num-results N         how many (default 25, at most 500)\n"
     "      --explain               include explanations\n"
+    "      --filter EXPR           a filter expression (docs/filters.md), e.g.\n"
+    "                              'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN (\"*\")';\n"
+    "                              with --item, --user also serves the filter\n"
+    "      --filter-values JSON    its $PARAMETER values: '{\"GENRE\": \"\\\"Comedy\\\"\"}'\n"
     "      --exploration-weight W  0 to 1 (default 0: none); user-personalization gives\n"
     "                              round(n * W / 2) slots to new, little-seen items,\n"
     "                              marked \"reason\": [\"Exploration\"]\n"
@@ -33,15 +39,18 @@ static const char recommend_usage[] =
     "                              event (default 30)\n" CLI_COMMON_HELP;
 
 static const char rank_usage[] =
-    "usage: savor rank --solution-version ARN --user ID [--explain] ITEM...\n"
+    "usage: savor rank --solution-version ARN --user ID [--explain]\n"
+    "                  [--filter EXPR [--filter-values JSON]] ITEM...\n"
     "\n"
     "Rerank ITEMs for the user and print {\"personalizedRanking\": [...]} as JSON.\n"
     "Items the model does not know go last, without a score (as Personalize does).\n"
-    "At most 500 items.\n"
+    "Items a filter does not allow are left out. At most 500 items.\n"
     "\n"
     "  -v, --solution-version ARN  the trained version\n"
     "  -u, --user ID               the user\n"
-    "      --explain               include explanations\n" CLI_COMMON_HELP;
+    "      --explain               include explanations\n"
+    "      --filter EXPR           a filter expression (docs/filters.md)\n"
+    "      --filter-values JSON    its $PARAMETER values\n" CLI_COMMON_HELP;
 
 static void print_json(json_t *doc)
 {
@@ -54,7 +63,7 @@ static int run(int argc, char **argv, bool rank)
     blas_select_kernels(cli_argv);
     const char *cmd = rank ? "rank" : "recommend";
     const char *usage = rank ? rank_usage : recommend_usage;
-    enum { OPT_EXPLAIN = 1, OPT_XWEIGHT, OPT_XAGE };
+    enum { OPT_EXPLAIN = 1, OPT_XWEIGHT, OPT_XAGE, OPT_FILTER, OPT_FILTER_VALUES };
     static const struct option opts[] = {
         {"solution-version", required_argument, NULL, 'v'},
         {"user", required_argument, NULL, 'u'},
@@ -63,10 +72,12 @@ static int run(int argc, char **argv, bool rank)
         {"explain", no_argument, NULL, OPT_EXPLAIN},
         {"exploration-weight", required_argument, NULL, OPT_XWEIGHT},
         {"exploration-item-age-cut-off", required_argument, NULL, OPT_XAGE},
+        {"filter", required_argument, NULL, OPT_FILTER},
+        {"filter-values", required_argument, NULL, OPT_FILTER_VALUES},
         CLI_COMMON_OPTIONS,
         {NULL, 0, NULL, 0},
     };
-    const char *arn = NULL, *user = NULL, *item = NULL;
+    const char *arn = NULL, *user = NULL, *item = NULL, *filter_text = NULL, *filter_values = NULL;
     size_t n = 25;
     bool explain = false;
     struct exploration x = {0, 30};
@@ -91,6 +102,12 @@ static int run(int argc, char **argv, bool rank)
         case OPT_EXPLAIN:
             explain = true;
             break;
+        case OPT_FILTER:
+            filter_text = optarg;
+            break;
+        case OPT_FILTER_VALUES:
+            filter_values = optarg;
+            break;
         case OPT_XWEIGHT:
         case OPT_XAGE: {
             if (rank) cli_bad_option(cmd, argv);
@@ -112,12 +129,13 @@ static int run(int argc, char **argv, bool rank)
         }
     }
     if (!arn) cli_usage_error(cmd, "--solution-version is required");
+    if (filter_values && !filter_text) cli_usage_error(cmd, "--filter-values needs --filter");
     if (rank) {
         if (!user) cli_usage_error(cmd, "--user is required");
         if (optind == argc) cli_usage_error(cmd, "give the items to rank");
         if (argc - optind > 500) cli_usage_error(cmd, "at most 500 items can be ranked");
     } else {
-        if (!user == !item) cli_usage_error(cmd, "give exactly one of --user and --item");
+        if (!user && !item) cli_usage_error(cmd, "give --user or --item");
         if (optind != argc) cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
     }
 
@@ -128,10 +146,29 @@ static int run(int argc, char **argv, bool rank)
         store_close(s);
         cli_die("%s", e.msg);
     }
+    /* Both --user and --item: related items, with the user for the filter. */
+    if (!rank && user && item && model_recipe(m)->kind != RECIPE_RELATED_ITEMS)
+        cli_usage_error(cmd, "give --item only for a related-items recipe (this is %s)",
+                        model_recipe(m)->name);
+    if (!rank && user && item && !filter_text)
+        cli_usage_error(cmd, "give exactly one of --user and --item (both only with --filter)");
+    struct filter *f = NULL;
+    struct filter_bound *fb = NULL;
+    enum rc rc = RC_OK;
+    if (filter_text) {
+        char *group = model_dataset_group(m);
+        rc = group ? filter_compile_text(s, group, filter_text, &f, &e)
+                   : err_set(&e, RC_INVALID_INPUT, "%s: the model names no dataset group", arn);
+        free(group);
+        if (!rc) rc = filter_bind_text(f, filter_values, &fb, &e);
+    }
     json_t *doc = NULL;
-    enum rc rc = rank ? model_rank(m, user, (const char *const *)argv + optind,
-                                   (size_t)(argc - optind), explain, &doc, &e)
-                      : model_recommend(m, user, item, n, explain, &x, &doc, &e);
+    if (!rc)
+        rc = rank ? model_rank(m, user, (const char *const *)argv + optind, (size_t)(argc - optind),
+                               explain, fb, &doc, &e)
+                  : model_recommend(m, user, item, n, explain, &x, fb, &doc, &e);
+    filter_bound_free(fb);
+    filter_free(f);
     model_close(m);
     store_close(s);
     if (rc) cli_die("%s", e.msg);

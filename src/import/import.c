@@ -644,6 +644,31 @@ static enum rc record_job(struct importer *im, const char *job_name, const char 
                           const char *failure, struct err *e)
 {
     struct resource job = {0};
+    if (im->o->job_exists) {
+        /* Keep what the creator recorded (dataSource as given); add the outcome. */
+        char *arn = store_arn(im->store, KIND_IMPORT_JOB, job_name);
+        enum rc rc = store_resource_get(im->store, arn, &job, e);
+        free(arn);
+        if (rc) return rc;
+        json_t *a = json_loads(job.attrs, 0, NULL);
+        if (!a) a = json_object();
+        json_object_set_new(a, "rowsImported", json_integer((json_int_t)(failure ? 0 : im->rows)));
+        json_object_set_new(a, "newUsers", json_integer((json_int_t)im->rep->new_users));
+        json_object_set_new(a, "newItems", json_integer((json_int_t)im->rep->new_items));
+        char *text = json_dumps(a, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(a);
+        free(job.attrs);
+        job.attrs = xstrdup(text ? text : "{}");
+        free(text);
+        free(job.status);
+        job.status = xstrdup(status);
+        free(job.failure_reason);
+        job.failure_reason = failure ? xstrdup(failure) : NULL;
+        rc = store_resource_update(im->store, &job, e);
+        if (!rc) im->rep->job_arn = xstrdup(job.arn);
+        resource_release(&job);
+        return rc;
+    }
     job.arn = store_arn(im->store, KIND_IMPORT_JOB, job_name);
     job.kind = xstrdup(KIND_IMPORT_JOB);
     job.name = xstrdup(job_name);
@@ -939,7 +964,7 @@ enum rc import_run(struct store *s, const struct import_opts *o, struct import_r
         return RC_INVALID_INPUT;
     }
 
-    {
+    if (!o->job_exists) {
         char *arn = store_arn(s, KIND_IMPORT_JOB, job_name);
         struct resource taken = {0};
         enum rc found = store_resource_get(s, arn, &taken, NULL);

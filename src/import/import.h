@@ -34,8 +34,13 @@ struct import_opts {
     enum import_mode mode;
     const char *input;    /* path, or "-" for stdin */
     const char *job_name; /* NULL: generated */
-    FILE *progress;       /* where to draw progress on a terminal; NULL for none */
-    bool force_progress;  /* draw even when 'progress' is not a terminal */
+    /*
+     * The job 'job_name' was already recorded (CREATE PENDING by the API):
+     * update its status and counts instead of recording a new job.
+     */
+    bool job_exists;
+    FILE *progress;      /* where to draw progress on a terminal; NULL for none */
+    bool force_progress; /* draw even when 'progress' is not a terminal */
 };
 
 struct import_report {

@@ -12,8 +12,11 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <cblas.h>
 #include <fcntl.h>
+#include <immintrin.h>
 #include <math.h>
+#include <pthread.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -22,6 +25,7 @@
 /* 2: item_created, eventWeigher, lastChunkId; 3: history_types; 4: history_last */
 #define MODEL_FORMAT_KIND_VERSION 4
 #define EXPLAIN_TOP               3 /* history items shown per recommended item */
+#define Q8_BLOCK                  16
 
 /* ---- Solution-level settings ---------------------------------------------- */
 
@@ -603,7 +607,30 @@ enum rc engine_train(struct store *s, const struct train_request *r, char **vers
     free(params_json);
     if ((rc = store_begin(s, e))) goto out;
     rc = ensure_solution(s, &group, name, recipe, &es, config, &sol, e);
-    if (!rc) {
+    if (!rc && r->version_arn) {
+        /* The caller's CREATE PENDING version: move it to CREATE IN_PROGRESS. */
+        rc = store_resource_get(s, r->version_arn, &ver, e);
+        if (!rc && (strcmp(ver.kind, KIND_SOLUTION_VERSION) != 0 || ver.parent_id != sol.id))
+            rc = err_set(e, RC_INVALID_INPUT, "%s is not a version of solution %s", r->version_arn,
+                         name);
+        if (!rc) {
+            snprintf(vid, sizeof(vid), "%s", ver.name);
+            json_t *a = json_loads(ver.attrs, 0, NULL);
+            if (!a) a = json_object();
+            json_object_set(a, "solutionConfig", config);
+            json_object_set_new(a, "performHPO", json_boolean(es.perform_hpo));
+            json_object_set_new(a, "performAutoML", json_boolean(es.perform_automl));
+            json_object_set_new(a, "trainerPid", json_integer((json_int_t)getpid()));
+            json_object_set_new(a, "trainerStart",
+                                json_integer((json_int_t)process_start_time(getpid())));
+            free(ver.attrs);
+            ver.attrs = attrs_text(a);
+            json_decref(a);
+            free(ver.status);
+            ver.status = xstrdup(STATUS_CREATE_IN_PROGRESS);
+            rc = store_resource_update(s, &ver, e);
+        }
+    } else if (!rc) {
         char *vpath = xasprintf("%s/%s", name, vid);
         ver.arn = store_arn(s, KIND_SOLUTION, vpath);
         free(vpath);
@@ -741,8 +768,11 @@ enum rc engine_train(struct store *s, const struct train_request *r, char **vers
     ver.attrs = attrs_text(a);
     json_decref(a);
     free(ver.status);
-    ver.status = xstrdup(rc ? STATUS_CREATE_FAILED : STATUS_ACTIVE);
-    if (rc) ver.failure_reason = xstrdup(e->msg);
+    /* A version the API recorded and then stopped ends as Personalize's StopSolutionVersionCreation
+     * leaves it. */
+    bool stopped = rc && r->version_arn && r->cancel && *r->cancel;
+    ver.status = xstrdup(stopped ? "CREATE STOPPED" : rc ? STATUS_CREATE_FAILED : STATUS_ACTIVE);
+    if (rc && !stopped) ver.failure_reason = xstrdup(e->msg);
     struct err e2 = ERR_INIT;
     enum rc urc = store_begin(s, &e2);
     if (!urc) urc = store_resource_update(s, &ver, &e2);
@@ -774,12 +804,41 @@ out:
 
 /* ---- Answering ------------------------------------------------------------ */
 
+/*
+ * Events recorded after training, by user, in memory: loaded once from the
+ * store when the model is opened, then fed as new events are committed
+ * (model_add_events, model_catch_up), so a request never reads the store.
+ * Each entry is already weighed (b_e of weighting.h), on an item the model
+ * knows. Guarded by 'lock': requests read, feeds write.
+ */
+struct recent_entry {
+    uint32_t item;
+    uint32_t types; /* event_type_bit */
+    double b;
+    int64_t ts;
+};
+
+struct recent_user {
+    struct recent_entry *v;
+    uint32_t n, alloc;
+};
+
+struct recent {
+    pthread_rwlock_t lock;
+    struct strmap *ids; /* user ID -> index in users */
+    VEC(struct recent_user) users;
+    int64_t upto;    /* the newest interaction chunk folded in */
+    uint64_t events; /* entries held */
+};
+
 struct model {
     struct modelfile *mf;
-    /* Where events recorded after training are read from (NULL: the training history only). */
-    struct store *store;
+    /* The dataset whose later events the model folds in; 0: the training history only. */
     int64_t dataset_id;
+    int64_t group_id;
+    int64_t generation; /* the dataset's FULL-import generation the model was trained on */
     int64_t last_chunk;
+    struct recent recent;
     struct event_weigher weigher;
     const struct recipe *recipe;
     struct params params;
@@ -796,12 +855,58 @@ struct model {
     const int64_t *item_created; /* age reference per item (see item_ages) */
     const uint8_t *candidates;   /* the recipe's own candidate set, or NULL (see recipe.h) */
     int64_t newest;
-    float *scores; /* nitems work buffer */
+    /*
+     * For recipes with dot-product scores (recipe.h item_vectors): the item
+     * vectors, and an int8 copy with a scale per item (y_jd ~ q_jd *
+     * q8_scale[j]) laid out for AVX-512 VNNI: blocks of Q8_BLOCK items,
+     * within a block groups of 4 coordinates, 64 bytes per group (item l's 4
+     * bytes at l * 4). Coordinate d of item j is at q8[((j / 16) * groups +
+     * d / 4) * 64 + (j % 16) * 4 + d % 4]. Padding items and coordinates are
+     * zero. q8_sum[j] = sum_d q_jd, q8_abs[j] = sum_d |q_jd|.
+     */
+    const float *vecs;
+    uint32_t dim, groups;
+    int8_t *q8;
+    float *q8_scale; /* by slot (see q8_item), nitems rounded up to Q8_BLOCK, as the two below */
+    int32_t *q8_sum, *q8_abs;
+    /*
+     * Items are stored in slots sorted by s_j |q_j|_2, largest first, so the
+     * blocks most likely to hold the best scores come first and later blocks
+     * can often be skipped whole: q8_item[slot] is the item (UINT32_MAX for
+     * padding); per block, the largest s_j |q_j|_2, s_j |q_j|_1 / 2 and s_j.
+     */
+    uint32_t *q8_item;
+    float *blk_cs, *blk_q1, *blk_s;
+    uint32_t *pop_order; /* every item, most popular first (then lower index) */
+    /* Exploration candidates in explore_cmp order, per age cut-off (explore_order()). */
+    pthread_mutex_t explore_mu;
+    struct explore_order {
+        double cutoff_days;
+        uint32_t *items;
+        size_t n;
+    } explore_orders[4];
+    size_t nexplore_orders;
 };
 
 const struct recipe *model_recipe(const struct model *m)
 {
     return m->recipe;
+}
+
+char *model_dataset_group(const struct model *m)
+{
+    const char *text;
+    if (modelfile_text(m->mf, "meta", &text, NULL, NULL)) return NULL;
+    json_t *meta = json_loads(text, 0, NULL);
+    const char *g = json_string_value(json_object_get(meta, "datasetGroup"));
+    char *out = g ? xstrdup(g) : NULL;
+    json_decref(meta);
+    return out;
+}
+
+uint32_t model_item_count(const struct model *m)
+{
+    return m->nitems;
 }
 
 void model_close(struct model *m)
@@ -812,7 +917,24 @@ void model_close(struct model *m)
     event_weigher_release(&m->weigher);
     strmap_free(m->users);
     strmap_free(m->items);
-    free(m->scores);
+    struct recent_user *ru;
+    VEC_FOREACH (&m->recent.users, ru)
+        free(ru->v);
+    VEC_FREE(&m->recent.users);
+    strmap_free(m->recent.ids);
+    pthread_rwlock_destroy(&m->recent.lock);
+    free(m->q8);
+    free(m->q8_scale);
+    free(m->q8_sum);
+    free(m->q8_abs);
+    free(m->q8_item);
+    free(m->blk_cs);
+    free(m->blk_q1);
+    free(m->blk_s);
+    free(m->pop_order);
+    for (size_t k = 0; k < m->nexplore_orders; k++)
+        free(m->explore_orders[k].items);
+    pthread_mutex_destroy(&m->explore_mu);
     modelfile_close(m->mf);
     free(m);
 }
@@ -847,9 +969,97 @@ static enum rc model_params(struct model *m, struct err *e)
     return rc;
 }
 
+/*
+ * The int8 copy of a dot-product recipe's item vectors (see struct model):
+ * 1/4 of the bytes, so a request's pass over every item stays in cache.
+ */
+struct slot_key {
+    uint32_t item;
+    float key; /* s_j |q_j|_2 */
+};
+
+static int slot_key_cmp(const void *a, const void *b)
+{
+    const struct slot_key *x = a, *y = b;
+    if (x->key != y->key) return x->key > y->key ? -1 : 1;
+    return x->item < y->item ? -1 : x->item > y->item;
+}
+
+static void quantize_vectors(struct model *m)
+{
+    uint32_t dim = 0, n = 0;
+    const float *v = m->recipe->item_vectors ? m->recipe->item_vectors(m->state, &dim, &n) : NULL;
+    if (!v || n != m->nitems || dim == 0 || !m->recipe->user_vector) return;
+    for (size_t k = 0; k < (size_t)n * dim; k++)
+        if (!isfinite(v[k])) return; /* a broken vector: the exact path for every request */
+    size_t nb = ((size_t)n + Q8_BLOCK - 1) / Q8_BLOCK;
+    m->vecs = v;
+    m->dim = dim;
+    m->groups = (dim + 3) / 4;
+    /* Quantize, then order the slots by s_j |q_j|_2. */
+    float *scale = xcalloc(n ? n : 1, sizeof(float));
+    struct slot_key *keys = xcalloc(n ? n : 1, sizeof(*keys));
+    for (uint32_t j = 0; j < n; j++) {
+        const float *y = v + (size_t)j * dim;
+        float mx = 0;
+        for (uint32_t d = 0; d < dim; d++)
+            mx = fmaxf(mx, fabsf(y[d]));
+        scale[j] = mx > 0 ? mx / 127.0f : 0;
+        double sq = 0;
+        for (uint32_t d = 0; scale[j] > 0 && d < dim; d++) {
+            double b = (double)lrintf(y[d] / scale[j]);
+            sq += b * b;
+        }
+        keys[j] = (struct slot_key){j, (float)(scale[j] * sqrt(sq))};
+    }
+    qsort(keys, n, sizeof(*keys), slot_key_cmp);
+    m->q8 = xcalloc(nb * m->groups * 64 + 1, 1);
+    m->q8_scale = xcalloc(nb * Q8_BLOCK + 1, sizeof(float));
+    m->q8_sum = xcalloc(nb * Q8_BLOCK + 1, sizeof(int32_t));
+    m->q8_abs = xcalloc(nb * Q8_BLOCK + 1, sizeof(int32_t));
+    m->q8_item = xmallocarray(nb * Q8_BLOCK + 1, sizeof(uint32_t));
+    m->blk_cs = xcalloc(nb + 1, sizeof(float));
+    m->blk_q1 = xcalloc(nb + 1, sizeof(float));
+    m->blk_s = xcalloc(nb + 1, sizeof(float));
+    for (size_t k = 0; k < nb * Q8_BLOCK; k++)
+        m->q8_item[k] = UINT32_MAX;
+    for (uint32_t slot = 0; slot < n; slot++) {
+        uint32_t j = keys[slot].item;
+        const float *y = v + (size_t)j * dim;
+        float sc = scale[j];
+        m->q8_item[slot] = j;
+        m->q8_scale[slot] = sc;
+        int8_t *q = m->q8 + (size_t)(slot / Q8_BLOCK) * m->groups * 64 + (slot % Q8_BLOCK) * 4;
+        for (uint32_t d = 0; sc > 0 && d < dim; d++) {
+            int8_t b = (int8_t)lrintf(y[d] / sc);
+            q[(size_t)(d / 4) * 64 + d % 4] = b;
+            m->q8_sum[slot] += b;
+            m->q8_abs[slot] += b < 0 ? -b : b;
+        }
+        size_t blk = slot / Q8_BLOCK;
+        m->blk_cs[blk] = fmaxf(m->blk_cs[blk], keys[slot].key);
+        m->blk_q1[blk] = fmaxf(m->blk_q1[blk], sc * 0.5f * (float)m->q8_abs[slot]);
+        m->blk_s[blk] = fmaxf(m->blk_s[blk], sc);
+    }
+    free(keys);
+    free(scale);
+}
+
+/* More popular first, then lower index: ranked_cmp's order for unscored items. */
+static int popularity_cmp(const void *a, const void *b, void *pop)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    const float *p = pop;
+    if (p[x] != p[y]) return p[x] > p[y] ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
 static enum rc model_load(const char *path, struct model **out, struct err *e)
 {
     struct model *m = xcalloc(1, sizeof(*m));
+    pthread_rwlock_init(&m->recent.lock, NULL);
+    pthread_mutex_init(&m->explore_mu, NULL);
+    m->recent.ids = strmap_new();
     const void *a, *b, *c, *d, *ic, *ht, *hl;
     size_t la, lb, lc, ld, lic, lht, lhl;
     enum rc rc = modelfile_open(path, &m->mf, e);
@@ -912,7 +1122,11 @@ static enum rc model_load(const char *path, struct model **out, struct err *e)
         m->candidates = cand;
     }
     if ((rc = m->recipe->load(m->mf, &m->params, &m->state, e))) goto fail;
-    m->scores = xcalloc(m->nitems ? m->nitems : 1, sizeof(float));
+    quantize_vectors(m);
+    m->pop_order = xcalloc(m->nitems ? m->nitems : 1, sizeof(uint32_t));
+    for (uint32_t j = 0; j < m->nitems; j++)
+        m->pop_order[j] = j;
+    qsort_r(m->pop_order, m->nitems, sizeof(uint32_t), popularity_cmp, (void *)m->popularity);
     *out = m;
     return RC_OK;
 fail:
@@ -959,12 +1173,18 @@ enum rc model_open_version(struct store *s, const char *arn, struct model **out,
         dataset_find(s, &g, DATASET_INTERACTIONS, &d, NULL) == RC_OK &&
         json_integer_value(json_object_get(meta, "datasetGeneration")) == dataset_generation(&d)) {
         /* Not after a FULL re-import: its rows replace, they are not new events. */
-        m->store = s;
         m->dataset_id = d.id;
+        m->group_id = g.id;
+        m->generation = dataset_generation(&d);
+        m->recent.upto = m->last_chunk;
     }
     json_decref(meta);
     resource_release(&g);
     resource_release(&d);
+    if (m->dataset_id && (rc = model_catch_up(m, s, e))) {
+        model_close(m);
+        return rc;
+    }
     *out = m;
     return RC_OK;
 }
@@ -1044,32 +1264,103 @@ static void history_release(struct history *h)
     memset(h, 0, sizeof(*h));
 }
 
-struct recent {
-    uint32_t user;
-    uint32_t nitems;
-    const struct event_weigher *weigher;
-    VEC(uint32_t) items;
-    VEC(double) b;
-    VEC(uint32_t) types;
-    VEC(int64_t) ts;
+/* ---- Events after training ------------------------------------------------ */
+
+/* Fold one event of user 'uid' into the index (write lock held). */
+static void recent_add(struct model *m, const char *uid, size_t len, uint32_t item, uint32_t type,
+                       float value, int64_t ts)
+{
+    if (item >= m->nitems) return; /* an item the model does not know: needs a retraining */
+    double b = event_weigher_weight(&m->weigher, type, value, ts);
+    if (!(b > 0)) return;
+    struct recent *r = &m->recent;
+    bool added;
+    uint32_t slot = strmap_intern(r->ids, uid, len, &added);
+    if (added) VEC_PUSH(&r->users, ((struct recent_user){NULL, 0, 0}));
+    struct recent_user *u = &r->users.v[slot];
+    if (u->n == u->alloc) {
+        u->alloc = u->alloc ? u->alloc * 2 : 4;
+        u->v = xreallocarray(u->v, u->alloc, sizeof(*u->v));
+    }
+    u->v[u->n++] = (struct recent_entry){item, event_type_bit(type), b, ts};
+    r->events++;
+}
+
+struct catch_up {
+    struct model *m;
+    struct store *s;
+    struct strmap *group_users; /* loaded on the first user the model does not know */
 };
 
-static enum rc collect_recent(void *ctx, const struct interaction_chunk *c, struct err *e)
+static enum rc fold_chunk(void *ctx, const struct interaction_chunk *c, struct err *e)
 {
-    UNUSED(e);
-    struct recent *r = ctx;
+    struct catch_up *cu = ctx;
+    struct model *m = cu->m;
     for (uint32_t i = 0; i < c->n; i++) {
-        if (c->users[i] != r->user || c->items[i] >= r->nitems) continue;
-        double b =
-            event_weigher_weight(r->weigher, c->event_types[i], c->event_values[i], c->ts[i]);
-        if (b > 0) {
-            VEC_PUSH(&r->items, c->items[i]);
-            VEC_PUSH(&r->b, b);
-            VEC_PUSH(&r->types, event_type_bit(c->event_types[i]));
-            VEC_PUSH(&r->ts, c->ts[i]);
+        uint32_t u = c->users[i];
+        const char *uid;
+        size_t len;
+        if (u < m->nusers) {
+            uid = strmap_key(m->users, u, &len);
+        } else {
+            /* A user first seen after training: the group's map names them. */
+            if (!cu->group_users) {
+                cu->group_users = strmap_new();
+                enum rc rc = store_idmap_load(cu->s, m->group_id, ID_USERS, cu->group_users, e);
+                if (rc) return rc;
+            }
+            if (u >= strmap_count(cu->group_users)) continue;
+            uid = strmap_key(cu->group_users, u, &len);
         }
+        recent_add(m, uid, len, c->items[i], c->event_types[i], c->event_values[i], c->ts[i]);
     }
+    if (c->id > m->recent.upto) m->recent.upto = c->id;
     return RC_OK;
+}
+
+enum rc model_catch_up(struct model *m, struct store *s, struct err *e)
+{
+    if (!m->dataset_id) return RC_OK;
+    /* After a FULL re-import, later rows replace what the model learned: stop following. */
+    struct resource d = {0};
+    enum rc rc = store_resource_get_id(s, m->dataset_id, &d, NULL);
+    bool same = rc == RC_OK && dataset_generation(&d) == m->generation;
+    resource_release(&d);
+    if (!same) return RC_OK;
+    struct catch_up cu = {m, s, NULL};
+    pthread_rwlock_wrlock(&m->recent.lock);
+    rc = store_interactions_scan_range(s, m->dataset_id, m->recent.upto, INT64_MAX, fold_chunk, &cu,
+                                       e);
+    pthread_rwlock_unlock(&m->recent.lock);
+    strmap_free(cu.group_users);
+    return rc;
+}
+
+void model_add_events(struct model *m, int64_t dataset_id, const struct interaction_chunk *c,
+                      const char *const *user_ids)
+{
+    if (!m->dataset_id || dataset_id != m->dataset_id) return;
+    pthread_rwlock_wrlock(&m->recent.lock);
+    if (c->id > m->recent.upto) { /* else already folded in by a scan */
+        for (uint32_t i = 0; i < c->n; i++)
+            recent_add(m, user_ids[i], strlen(user_ids[i]), c->items[i], c->event_types[i],
+                       c->event_values[i], c->ts[i]);
+        m->recent.upto = c->id;
+    }
+    pthread_rwlock_unlock(&m->recent.lock);
+}
+
+int64_t model_dataset_id(const struct model *m)
+{
+    return m->dataset_id;
+}
+
+uint64_t model_recent_events(struct model *m)
+{
+    pthread_rwlock_rdlock(&m->recent.lock);
+    uint64_t n = m->recent.events;
+    pthread_rwlock_unlock(&m->recent.lock);
+    return n;
 }
 
 struct pair {
@@ -1087,59 +1378,34 @@ static int pair_cmp(const void *a, const void *b)
 
 /*
  * The user's history as the model should see it now: the training history,
- * plus the events recorded since training (chunks after the model's last
- * one), weighed as training did. Items the model does not know are left
- * out: they need a retraining. w = log(1 + sum of event weights), so a new
- * event adds to the sum behind the training affinity: sum = exp(w) - 1.
+ * plus the events recorded since training (the in-memory index), weighed
+ * as training did. Items the model does not know are left out: they need a
+ * retraining. w = log(1 + sum of event weights), so a new event adds to the
+ * sum behind the training affinity: sum = exp(w) - 1. Costs O(history).
  */
-static enum rc user_history(const struct model *m, const char *user_id, struct history *h,
-                            struct err *e)
+static void user_history(struct model *m, const char *user_id, struct history *h)
 {
     memset(h, 0, sizeof(*h));
-    if (!user_id) return RC_OK;
-    uint32_t u;
-    bool known = strmap_get(m->users, user_id, strlen(user_id), &u);
+    if (!user_id) return;
+    size_t idlen = strlen(user_id);
+    uint32_t u, slot;
+    bool known = strmap_get(m->users, user_id, idlen, &u);
     size_t n_old = known ? (size_t)(m->h_indptr[u + 1] - m->h_indptr[u]) : 0;
-    struct recent r = {0};
-    enum rc rc = RC_OK;
-    if (m->store) {
-        bool have_user = known;
-        if (!known) {
-            /* A user first seen after training: the store knows their index. */
-            struct strmap *users = strmap_new();
-            struct resource d = {0};
-            rc = store_resource_get_id(m->store, m->dataset_id, &d, e);
-            if (!rc) rc = store_idmap_load(m->store, d.parent_id, ID_USERS, users, e);
-            if (!rc) have_user = strmap_get(users, user_id, strlen(user_id), &u);
-            resource_release(&d);
-            strmap_free(users);
-        }
-        if (!rc && have_user) {
-            r.user = u;
-            r.nitems = m->nitems;
-            r.weigher = &m->weigher;
-            rc = store_interactions_scan_range(m->store, m->dataset_id, m->last_chunk, INT64_MAX,
-                                               collect_recent, &r, e);
-        }
-    }
-    if (rc) {
-        VEC_FREE(&r.items);
-        VEC_FREE(&r.b);
-        VEC_FREE(&r.types);
-        VEC_FREE(&r.ts);
-        return rc;
-    }
-    size_t total = n_old + r.items.n;
+    pthread_rwlock_rdlock(&m->recent.lock);
+    const struct recent_user *ru =
+        strmap_get(m->recent.ids, user_id, idlen, &slot) ? &m->recent.users.v[slot] : NULL;
+    size_t n_new = ru ? ru->n : 0, total = n_old + n_new;
     struct pair *p = xcalloc(total ? total : 1, sizeof(*p));
+    for (size_t k = 0; k < n_new; k++)
+        p[n_old + k] = (struct pair){ru->v[k].item, ru->v[k].types, ru->v[k].b, ru->v[k].ts};
+    pthread_rwlock_unlock(&m->recent.lock);
     for (size_t k = 0; k < n_old; k++) {
         p[k].item = m->h_items[m->h_indptr[u] + k];
         p[k].types = m->h_types[m->h_indptr[u] + k];
         p[k].sum = expm1((double)m->h_weights[m->h_indptr[u] + k]);
         p[k].last = m->h_last[m->h_indptr[u] + k];
     }
-    for (size_t k = 0; k < r.items.n; k++)
-        p[n_old + k] = (struct pair){r.items.v[k], r.types.v[k], r.b.v[k], r.ts.v[k]};
-    qsort(p, total, sizeof(*p), pair_cmp);
+    if (n_new) qsort(p, total, sizeof(*p), pair_cmp);
     h->items = xcalloc(total ? total : 1, sizeof(uint32_t));
     h->w = xcalloc(total ? total : 1, sizeof(float));
     h->types = xcalloc(total ? total : 1, sizeof(uint32_t));
@@ -1158,12 +1424,7 @@ static enum rc user_history(const struct model *m, const char *user_id, struct h
         h->n++;
     }
     free(p);
-    VEC_FREE(&r.items);
-    VEC_FREE(&r.b);
-    VEC_FREE(&r.types);
-    VEC_FREE(&r.ts);
     answer_recency_apply(&m->recency, h->last, h->w, h->n);
-    return RC_OK;
 }
 
 /* The names of the event types in 'mask' (event_type_bit), as a JSON array. */
@@ -1263,22 +1524,89 @@ static int explore_cmp(const void *a, const void *b)
  * age_cutoff_days of the data's newest time, that are not already in the
  * list or the user's history. Returns how many it placed into 'out'.
  */
-static size_t explore(const struct model *m, const struct exploration *x, const struct history *h,
+/*
+ * Every item young enough for exploration with this cut-off, in
+ * explore_cmp order: computed once per cut-off (a campaign has one), since
+ * ages and popularity are fixed in the model. NULL when the few slots are
+ * taken by other cut-offs (the caller then selects per request).
+ */
+static const struct explore_order *explore_order(struct model *m, double cutoff_days)
+{
+    pthread_mutex_lock(&m->explore_mu);
+    const struct explore_order *o = NULL;
+    for (size_t k = 0; k < m->nexplore_orders && !o; k++)
+        if (m->explore_orders[k].cutoff_days == cutoff_days) o = &m->explore_orders[k];
+    if (!o && m->nexplore_orders < ARRAY_SIZE(m->explore_orders)) {
+        int64_t since = m->newest - (int64_t)(cutoff_days * 86400.0);
+        struct explore_cand *c = xcalloc(m->nitems ? m->nitems : 1, sizeof(*c));
+        size_t nc = 0;
+        for (uint32_t j = 0; j < m->nitems; j++)
+            if (m->item_created[j] != INT64_MIN && m->item_created[j] >= since)
+                c[nc++] = (struct explore_cand){j, m->popularity[j], m->item_created[j]};
+        qsort(c, nc, sizeof(*c), explore_cmp);
+        struct explore_order *w = &m->explore_orders[m->nexplore_orders];
+        w->cutoff_days = cutoff_days;
+        w->items = xcalloc(nc ? nc : 1, sizeof(uint32_t));
+        for (size_t k = 0; k < nc; k++)
+            w->items[k] = c[k].item;
+        w->n = nc;
+        free(c);
+        m->nexplore_orders++;
+        o = w;
+    }
+    pthread_mutex_unlock(&m->explore_mu);
+    return o;
+}
+
+static size_t explore(struct model *m, const struct exploration *x, const struct history *h,
+                      const float *scores, const struct filter_verdict *allowed,
                       const struct ranked *list, size_t len, size_t n, struct ranked *out,
                       bool *is_exploration)
 {
     size_t slots = (size_t)floor((double)n * x->weight / 2.0 + 0.5);
     if (slots > n) slots = n;
-    struct explore_cand *c = xcalloc(m->nitems ? m->nitems : 1, sizeof(*c));
+    /*
+     * The 'slots' first candidates in explore_cmp order, kept in a max-heap
+     * (root: the last of them), so a request costs O(items log slots), not a
+     * sort of every young item.
+     */
+    struct explore_cand *c = xcalloc(slots ? slots : 1, sizeof(*c));
     size_t nc = 0;
     int64_t since = m->newest - (int64_t)(x->age_cutoff_days * 86400.0);
-    bool *listed = xcalloc(m->nitems ? m->nitems : 1, sizeof(bool));
-    for (size_t k = 0; k < len; k++)
-        listed[list[k].item] = true;
-    for (uint32_t j = 0; j < m->nitems && slots; j++) {
-        if (m->item_created[j] == INT64_MIN || m->item_created[j] < since) continue;
-        if (listed[j] || in_history(h, j)) continue;
+    const struct explore_order *order = slots ? explore_order(m, x->age_cutoff_days) : NULL;
+    for (size_t k = 0; order && k < order->n && nc < slots; k++) {
+        uint32_t j = order->items[k];
+        bool in_list = false;
+        for (size_t i = 0; i < len && !in_list; i++)
+            in_list = list[i].item == j;
+        if (in_list || in_history(h, j)) continue;
+        if (allowed && !filter_allows(allowed, j)) continue;
         c[nc++] = (struct explore_cand){j, m->popularity[j], m->item_created[j]};
+    }
+    bool *listed = order ? NULL : xcalloc(m->nitems ? m->nitems : 1, sizeof(bool));
+    for (size_t k = 0; listed && k < len; k++)
+        listed[list[k].item] = true;
+    for (uint32_t j = 0; !order && j < m->nitems && slots; j++) {
+        if (m->item_created[j] == INT64_MIN || m->item_created[j] < since) continue;
+        struct explore_cand cand = {j, m->popularity[j], m->item_created[j]};
+        if (nc == slots && (cand.pop > c[0].pop || explore_cmp(&cand, &c[0]) >= 0)) continue;
+        if (listed[j] || in_history(h, j)) continue;
+        if (allowed && !filter_allows(allowed, j)) continue;
+        size_t i;
+        if (nc < slots) {
+            for (i = nc++; i > 0 && explore_cmp(&cand, &c[(i - 1) / 2]) > 0; i = (i - 1) / 2)
+                c[i] = c[(i - 1) / 2];
+        } else {
+            for (i = 0;;) {
+                size_t l = 2 * i + 1, r = l + 1, w = l;
+                if (l >= nc) break;
+                if (r < nc && explore_cmp(&c[r], &c[l]) > 0) w = r;
+                if (explore_cmp(&c[w], &cand) <= 0) break;
+                c[i] = c[w];
+                i = w;
+            }
+        }
+        c[i] = cand;
     }
     free(listed);
     qsort(c, nc, sizeof(*c), explore_cmp);
@@ -1288,7 +1616,7 @@ static size_t explore(const struct model *m, const struct exploration *x, const 
     for (size_t pos = 0; pos < total; pos++) {
         bool take = k < slots && (pos == (k + 1) * n / (slots + 1) || from_list == len);
         if (take) {
-            out[pos] = (struct ranked){c[k].item, m->scores[c[k].item], true};
+            out[pos] = (struct ranked){c[k].item, scores[c[k].item], true};
             if (isnan(out[pos].score)) out[pos].score = 0;
             is_exploration[pos] = true;
             k++;
@@ -1301,13 +1629,291 @@ static size_t explore(const struct model *m, const struct exploration *x, const 
     return total;
 }
 
-enum rc model_recommend(struct model *m, const char *user_id, const char *item_id, size_t n,
-                        bool explain, const struct exploration *x, json_t **out, struct err *e)
+/* ---- Filters ---------------------------------------------------------------- */
+
+/*
+ * The items 'filter' allows for this request, into *v. Related items get
+ * the user's history here (it is not part of their scoring).
+ */
+static enum rc filter_request_apply(struct model *m, const struct filter_bound *filter,
+                                    const char *user_id, uint32_t current_item,
+                                    const struct history *h, struct filter_verdict *v,
+                                    struct err *e)
 {
+    struct history own = {0};
+    if (m->recipe->kind == RECIPE_RELATED_ITEMS && user_id) {
+        user_history(m, user_id, &own);
+        h = &own;
+    }
+    struct filter_request fr = {
+        .user_id = user_id,
+        .current_item = current_item,
+        .history_items = h->items,
+        .history_types = h->types,
+        .history_n = h->n,
+        .type_names = (const char *const *)m->weigher.names,
+        .ntypes = m->weigher.ntypes,
+    };
+    enum rc rc = filter_apply(filter, &fr, m->nitems, v, e);
+    history_release(&own);
+    return rc;
+}
+
+/* ---- Top-k through the int8 item vectors ------------------------------------ */
+
+/*
+ * A user vector rounded to 8 bits for the bound pass: x_d = sx * (xq_d +
+ * f_d), |f_d| <= 1/2; xw packs 4 coordinates of xq + 128 per word (VNNI
+ * multiplies unsigned by signed bytes).
+ */
+struct qvec {
+    float sx;
+    int32_t *xw; /* groups words */
+    float c0;    /* |xq|_1 / 2 + dim / 4 + 1 (see block_bounds_vnni) */
+    float norm2; /* |xq|_2 */
+    float l1;    /* |x|_1, for the plain bound */
+};
+
+static void qvec_init(const struct model *m, const float *x, struct qvec *q)
+{
+    float mx = 0;
+    q->l1 = 0;
+    for (uint32_t d = 0; d < m->dim; d++) {
+        mx = fmaxf(mx, fabsf(x[d]));
+        q->l1 += fabsf(x[d]);
+    }
+    q->sx = mx > 0 ? mx / 127.0f : 1;
+    q->xw = xcalloc(m->groups, sizeof(int32_t));
+    int64_t x1 = 0;
+    double sq = 0;
+    for (uint32_t d = 0; d < m->groups * 4; d++) {
+        int32_t xq = d < m->dim ? (int32_t)lrintf(x[d] / q->sx) : 0;
+        x1 += xq < 0 ? -xq : xq;
+        sq += (double)xq * xq;
+        q->xw[d / 4] |= (int32_t)((uint32_t)(xq + 128) << (8 * (d % 4)));
+    }
+    q->c0 = 0.5f * (float)x1 + 0.25f * (float)(m->groups * 4) + 1.0f;
+    q->norm2 = (float)sqrt(sq);
+}
+
+/*
+ * Upper bounds of the scores x . y_j of block b's 16 slots, into ub[16].
+ * With y_jd = s_j (q_jd + e_jd), |e| <= 1/2:
+ *   x . y_j = s_j sx (q_j . xq + q_j . f + e . xq + e . f), so
+ *   |x . y_j - s_j sx (q_j . xq)| <= s_j sx (|q_j|_1 / 2 + |xq|_1 / 2 + dim / 4).
+ * The integer products are exact (VNNI: xq + 128 times q, minus 128 * sum_d
+ * q_jd); one more s_j sx (c0's + 1) and a relative 1e-5 cover the float
+ * rounding of x, of the bound and of the exact score itself.
+ */
+__attribute__((target("avx512f,avx512vnni"))) static void
+block_bounds_vnni(const struct model *m, const struct qvec *x, size_t b, float *ub)
+{
+    uint32_t g = m->groups;
+    const int8_t *q = m->q8 + b * g * 64;
+    __m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
+    uint32_t k = 0;
+    for (; k + 1 < g; k += 2) {
+        acc0 = _mm512_dpbusd_epi32(acc0, _mm512_set1_epi32(x->xw[k]),
+                                   _mm512_loadu_si512((const void *)(q + (size_t)k * 64)));
+        acc1 = _mm512_dpbusd_epi32(acc1, _mm512_set1_epi32(x->xw[k + 1]),
+                                   _mm512_loadu_si512((const void *)(q + (size_t)(k + 1) * 64)));
+    }
+    if (k < g)
+        acc0 = _mm512_dpbusd_epi32(acc0, _mm512_set1_epi32(x->xw[k]),
+                                   _mm512_loadu_si512((const void *)(q + (size_t)k * 64)));
+    __m512i sum = _mm512_loadu_si512((const void *)(m->q8_sum + b * Q8_BLOCK));
+    __m512i dot =
+        _mm512_sub_epi32(_mm512_add_epi32(acc0, acc1), _mm512_slli_epi32(sum, 7)); /* 128 * sum */
+    __m512 s = _mm512_mul_ps(_mm512_loadu_ps(m->q8_scale + b * Q8_BLOCK), _mm512_set1_ps(x->sx));
+    __m512 a = _mm512_mul_ps(_mm512_cvtepi32_ps(dot), s);
+    __m512 q1 = _mm512_cvtepi32_ps(_mm512_loadu_si512((const void *)(m->q8_abs + b * Q8_BLOCK)));
+    __m512 err = _mm512_mul_ps(_mm512_fmadd_ps(q1, _mm512_set1_ps(0.5f), _mm512_set1_ps(x->c0)), s);
+    _mm512_storeu_ps(
+        ub, _mm512_fmadd_ps(_mm512_abs_ps(a), _mm512_set1_ps(1e-5f), _mm512_add_ps(a, err)));
+}
+
+/* The same without VNNI, from x in float: |x . y_j - s_j (q_j . x)| <= s_j |x|_1 / 2. */
+static void block_bounds_plain(const struct model *m, const float *x, const struct qvec *qx,
+                               size_t b, float *ub)
+{
+    for (uint32_t l = 0; l < Q8_BLOCK; l++) {
+        size_t slot = b * Q8_BLOCK + l;
+        const int8_t *q = m->q8 + b * m->groups * 64 + l * 4;
+        double acc = 0;
+        for (uint32_t d = 0; d < m->dim; d++)
+            acc += (double)q[(size_t)(d / 4) * 64 + d % 4] * (double)x[d];
+        float a = (float)acc * m->q8_scale[slot];
+        ub[l] = a + 0.51f * m->q8_scale[slot] * qx->l1 + 1e-5f * fabsf(a);
+    }
+}
+
+/*
+ * A bound for every slot of block b at once (VNNI path): by Cauchy-Schwarz
+ * |q_j . xq| <= |q_j|_2 |xq|_2, so ub_j <= sx (1 + 1e-4) (s_j |q_j|_2 |xq|_2
+ * + s_j |q_j|_1 / 2 + s_j c0).
+ */
+static float block_bound(const struct model *m, const struct qvec *x, size_t b)
+{
+    return x->sx * 1.0001f * (m->blk_cs[b] * x->norm2 + m->blk_q1[b] + m->blk_s[b] * x->c0);
+}
+
+/* The exact score x . y_j (summed in double, in dimension order). */
+static float exact_score(const struct model *m, const float *x, uint32_t j)
+{
+    const float *y = m->vecs + (size_t)j * m->dim;
+    double acc = 0;
+    for (uint32_t d = 0; d < m->dim; d++)
+        acc += (double)y[d] * (double)x[d];
+    return (float)acc;
+}
+
+static bool eligible(const struct model *m, const struct filter_verdict *allowed, uint32_t j)
+{
+    return is_candidate(m, j) && (!allowed || filter_allows(allowed, j));
+}
+
+/*
+ * The best 'n' eligible items of a history, as score_user() would rank them,
+ * without reading every item's full vector. The int8 pass gives each item an
+ * approximate score a_j within err_j = 0.51 * scale_j * |x|_1 of x . y_j
+ * (rounding to int8 moves each coordinate by at most scale_j / 2; the rest
+ * covers float rounding), so ub_j = a_j + err_j bounds it from above. The
+ * n + 16 items with the highest bounds get exact scores; s_n is the n-th
+ * best of those; every other eligible item whose bound reaches s_n gets its
+ * exact score too. No item left out can beat s_n, so the n best exact
+ * scores are the answer. Returns the exactly scored items in *cand (caller
+ * frees; their scores in scores[]) and the user vector in *x_out (caller
+ * frees), for exact scores of other items.
+ */
+/* Bit l set where v[l] > thr (or >= with 'ge'), for 16 floats. */
+__attribute__((target("avx512f"))) static uint32_t mask16_avx512(const float *v, float thr, bool ge)
+{
+    __m512 x = _mm512_loadu_ps(v), t = _mm512_set1_ps(thr);
+    return ge ? _mm512_cmp_ps_mask(x, t, _CMP_GE_OQ) : _mm512_cmp_ps_mask(x, t, _CMP_GT_OQ);
+}
+
+static uint32_t mask16(bool avx512, const float *v, float thr, bool ge)
+{
+    if (avx512) return mask16_avx512(v, thr, ge);
+    uint32_t k = 0;
+    for (uint32_t l = 0; l < 16; l++)
+        if (ge ? v[l] >= thr : v[l] > thr) k |= 1u << l;
+    return k;
+}
+
+/* Push slot j into the min-heap 'top' of at most c slots ordered by ub[]. */
+static void topc_push(uint32_t *top, size_t *len, size_t c, const float *ub, uint32_t j)
+{
+    size_t i;
+    if (*len < c) {
+        for (i = (*len)++; i > 0 && ub[top[(i - 1) / 2]] > ub[j]; i = (i - 1) / 2)
+            top[i] = top[(i - 1) / 2];
+    } else {
+        for (i = 0;;) {
+            size_t l = 2 * i + 1, r = l + 1, w = l;
+            if (l >= *len) break;
+            if (r < *len && ub[top[r]] < ub[top[l]]) w = r;
+            if (!(ub[top[w]] < ub[j])) break;
+            top[i] = top[w];
+            i = w;
+        }
+    }
+    top[i] = j;
+}
+
+static enum rc fast_scores(struct model *m, const struct history *h, size_t n,
+                           const struct filter_verdict *allowed, float *scores, uint32_t **cand,
+                           size_t *ncand, float **x_out, struct err *e)
+{
+    float *x = xcalloc(m->dim, sizeof(float));
+    enum rc rc = m->recipe->user_vector(m->state, h->items, h->w, h->n, x, e);
+    if (rc) {
+        free(x);
+        return rc;
+    }
+    bool vnni = __builtin_cpu_supports("avx512vnni");
+    struct qvec qx;
+    qvec_init(m, x, &qx);
+    size_t nb = ((size_t)m->nitems + Q8_BLOCK - 1) / Q8_BLOCK;
+    /* Bounds by slot, written only for the blocks computed (most are skipped). */
+    float *ub = xmallocarray(nb * Q8_BLOCK + 1, sizeof(float));
+    uint8_t *done = xcalloc(nb + 1, 1); /* 1: computed, 0: skipped */
+    /* The c highest bounds among eligible items: a min-heap of slots. */
+    size_t c = n + 16, len = 0;
+    uint32_t *top = xcalloc(c, sizeof(uint32_t));
+    for (size_t b = 0; b < nb; b++) {
+        if (vnni && len == c && block_bound(m, &qx, b) <= ub[top[0]]) continue;
+        done[b] = 1;
+        if (vnni)
+            block_bounds_vnni(m, &qx, b, ub + b * Q8_BLOCK);
+        else
+            block_bounds_plain(m, x, &qx, b, ub + b * Q8_BLOCK);
+        /* Most slots are below the c-th bound so far: test 16 at once. */
+        for (uint32_t k = len == c ? mask16(vnni, ub + b * Q8_BLOCK, ub[top[0]], false) : 0xffff; k;
+             k &= k - 1) {
+            uint32_t slot = (uint32_t)(b * Q8_BLOCK) + (uint32_t)__builtin_ctz(k);
+            uint32_t j = m->q8_item[slot];
+            if (j == UINT32_MAX || (len == c && !(ub[slot] > ub[top[0]]))) continue;
+            if (eligible(m, allowed, j)) topc_push(top, &len, c, ub, slot);
+        }
+    }
+    VEC(uint32_t) out = VEC_INIT;
+    float *best = xcalloc(len ? len : 1, sizeof(float));
+    for (size_t k = 0; k < len; k++) {
+        uint32_t j = m->q8_item[top[k]];
+        scores[j] = best[k] = exact_score(m, x, j);
+        VEC_PUSH(&out, j);
+    }
+    /* With c candidates some items were left out: bring in any whose bound reaches s_n. */
+    if (len == c && n > 0) {
+        for (size_t k = 0; k < n; k++) /* best[0..n) descending */
+            for (size_t i = k + 1; i < len; i++)
+                if (best[i] > best[k]) {
+                    float t = best[i];
+                    best[i] = best[k];
+                    best[k] = t;
+                }
+        float sn = best[n - 1];
+        for (size_t k = 0; k < len; k++)
+            ub[top[k]] = -INFINITY; /* taken */
+        for (size_t b = 0; b < nb; b++) {
+            if (!done[b]) {
+                if (block_bound(m, &qx, b) < sn) continue;
+                block_bounds_vnni(m, &qx, b, ub + b * Q8_BLOCK); /* skipped only with VNNI */
+            }
+            for (uint32_t k = mask16(vnni, ub + b * Q8_BLOCK, sn, true); k; k &= k - 1) {
+                uint32_t slot = (uint32_t)(b * Q8_BLOCK) + (uint32_t)__builtin_ctz(k);
+                uint32_t j = m->q8_item[slot];
+                if (j == UINT32_MAX || !eligible(m, allowed, j)) continue;
+                scores[j] = exact_score(m, x, j);
+                VEC_PUSH(&out, j);
+            }
+        }
+    }
+    free(best);
+    free(top);
+    free(done);
+    free(ub);
+    free(qx.xw);
+    *cand = out.v;
+    *ncand = out.n;
+    *x_out = x;
+    return RC_OK;
+}
+
+enum rc model_recommend(struct model *m, const char *user_id, const char *item_id, size_t n,
+                        bool explain, const struct exploration *x,
+                        const struct filter_bound *filter, json_t **out, struct err *e)
+{
+    uint32_t current_item = UINT32_MAX;
     const struct recipe *r = m->recipe;
     struct history h;
-    enum rc rc = user_history(m, r->kind == RECIPE_RELATED_ITEMS ? NULL : user_id, &h, e);
-    if (rc) return rc;
+    user_history(m, r->kind == RECIPE_RELATED_ITEMS ? NULL : user_id, &h);
+    enum rc rc = RC_OK;
+    bool fast = false;         /* top-k through the int8 item vectors (fast_scores) */
+    bool popular_only = false; /* nothing scored: the first eligible items by popularity */
+    /* Per call, so that any number of threads can answer from one model (whole q8 blocks). */
+    float *scores = xmallocarray((size_t)m->nitems + Q8_BLOCK, sizeof(float));
     const uint32_t *hist = h.items;
     const float *hw = h.w;
     size_t hn = h.n;
@@ -1315,40 +1921,72 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
         uint32_t it;
         if (!item_id) {
             history_release(&h);
+            free(scores);
             return err_set(e, RC_INVALID_INPUT,
                            "recipe %s recommends items related to an item: give an item ID",
                            r->name);
         }
         if (!strmap_get(m->items, item_id, strlen(item_id), &it))
             it = UINT32_MAX; /* unknown item: popular items */
-        rc = it == UINT32_MAX ? RC_OK : r->score_item(m->state, it, m->scores, e);
+        rc = it == UINT32_MAX ? RC_OK : r->score_item(m->state, it, scores, e);
         if (it == UINT32_MAX)
             for (uint32_t j = 0; j < m->nitems; j++)
-                m->scores[j] = NAN;
+                scores[j] = NAN;
         if (rc) {
             history_release(&h);
+            free(scores);
             return rc;
         }
-        if (it != UINT32_MAX) m->scores[it] = -INFINITY; /* never the item itself */
+        if (it != UINT32_MAX) scores[it] = -INFINITY; /* never the item itself */
+        current_item = it;
     } else {
-        if (!user_id)
+        if (!user_id) {
+            free(scores);
             return err_set(e, RC_INVALID_INPUT,
                            "recipe %s recommends items for a user: give a user ID", r->name);
+        }
         if (hn == 0 && r->kind != RECIPE_POPULAR_ITEMS) {
             /* A user with no history: popular items, as Personalize does. */
             for (uint32_t j = 0; j < m->nitems; j++)
-                m->scores[j] = NAN;
-        } else if ((rc = r->score_user(m->state, hist, hw, hn, m->scores, e))) {
+                scores[j] = NAN;
+            popular_only = true;
+        } else if (m->q8 && n > 0) {
+            fast = true; /* scored below, once the filter is known */
+        } else if ((rc = r->score_user(m->state, hist, hw, hn, scores, e))) {
             history_release(&h);
+            free(scores);
             return rc;
         }
     }
+    struct filter_verdict allowed = {0};
+    float *uvec = NULL;
+    uint32_t *cand = NULL;
+    size_t ncand = 0;
+    if ((filter &&
+         (rc = filter_request_apply(m, filter, user_id, current_item, &h, &allowed, e))) ||
+        (fast &&
+         (rc = fast_scores(m, &h, n, filter ? &allowed : NULL, scores, &cand, &ncand, &uvec, e)))) {
+        history_release(&h);
+        filter_verdict_release(&allowed);
+        free(scores);
+        return rc;
+    }
     struct ranked *heap = xcalloc(n ? n : 1, sizeof(*heap));
     size_t len = 0;
-    for (uint32_t j = 0; j < m->nitems && n; j++) {
+    /* The fast path already knows the only items that can make the list. */
+    for (uint32_t jj = 0; jj < (fast ? ncand : m->nitems) && n; jj++) {
+        uint32_t j = fast ? cand[jj] : popular_only ? m->pop_order[jj] : jj;
+        if (popular_only && len == n) break; /* in heap order already: the rest come later */
+        /*
+         * Once the heap is full of scored items, an item scoring below its
+         * root (or not at all) cannot enter: skip it without the full order.
+         */
+        if (len == n && heap[0].scored && !(scores[j] >= heap[0].score)) continue;
         /* Only items with interaction data are candidates (never an item no dataset has). */
-        if (!is_candidate(m, j) || m->scores[j] == -INFINITY) continue;
-        struct ranked c = {j, m->scores[j], !isnan(m->scores[j])};
+        if (!is_candidate(m, j) || scores[j] == -INFINITY) continue;
+        /* Filtered here, not after: the list stays full when enough items pass. */
+        if (filter && !filter_allows(&allowed, j)) continue;
+        struct ranked c = {j, scores[j], !isnan(scores[j])};
         heap_push(heap, &len, n, c, m->popularity);
     }
     qsort_r(heap, len, sizeof(*heap), ranked_qsort, (void *)m->popularity);
@@ -1357,7 +1995,10 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
     bool *explored = xcalloc(n ? n : 1, sizeof(bool));
     if (x && x->weight > 0 && r->kind == RECIPE_USER_PERSONALIZATION) {
         final = xcalloc(n ? n : 1, sizeof(*final));
-        len = explore(m, x, &h, heap, len, n, final, explored);
+        len = explore(m, x, &h, scores, filter ? &allowed : NULL, heap, len, n, final, explored);
+        /* Exploration items were not in the top n: their exact scores. */
+        for (size_t k = 0; fast && k < len; k++)
+            if (explored[k]) final[k].score = exact_score(m, uvec, final[k].item);
     }
     json_t *list = json_array();
     for (size_t k = 0; k < len; k++) {
@@ -1368,25 +2009,225 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
     if (final != heap) free(final);
     free(explored);
     free(heap);
+    free(scores);
+    free(uvec);
+    free(cand);
     history_release(&h);
+    filter_verdict_release(&allowed);
     *out = json_pack("{s:o}", "itemList", list);
     return RC_OK;
 }
 
+/* ---- Many users at once (batch inference) ------------------------------------ */
+
+#define SELECT_BLOCK 32 /* items topk_scan() tests at once against the heap's worst */
+
+/* Bit k set when scores[k] >= t (NaN is not), for the SELECT_BLOCK scores, four at a time. */
+static uint32_t block_at_least(const float *scores, float t)
+{
+    uint32_t bits = 0;
+#if defined(__SSE2__)
+    __m128 tv = _mm_set1_ps(t);
+    for (int k = 0; k < SELECT_BLOCK; k += 4)
+        bits |= (uint32_t)_mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(scores + k), tv)) << k;
+#else
+    for (int k = 0; k < SELECT_BLOCK; k++)
+        bits |= (uint32_t)(scores[k] >= t) << k;
+#endif
+    return bits;
+}
+
+/* The best n items seen so far: a heap whose root is the worst kept. */
+struct topk {
+    struct ranked *heap;
+    size_t len, n;
+};
+
+/*
+ * Offer items [first, end) to 't'; scores[j - first] is item j's score (so a
+ * block of a larger score matrix can be scanned). 'allowed' (may be NULL) is
+ * the filter's verdict; 'first' must be a multiple of SELECT_BLOCK.
+ */
+static void topk_scan(const struct model *m, struct topk *t, const float *scores, uint32_t first,
+                      uint32_t end, const struct filter_verdict *allowed)
+{
+    struct ranked *heap = t->heap;
+    size_t n = t->n;
+    for (uint32_t b = first; b < end && n; b += SELECT_BLOCK) {
+        uint32_t stop = MIN(end, b + SELECT_BLOCK);
+        const float *sb = scores + (b - first);
+        /*
+         * Once the heap is full of scored items, most items lose to its worst on
+         * the score alone: test a block at once (vectorized), then look only at
+         * the items that may beat it (and that the filter allows).
+         */
+        if (t->len == n && heap[0].scored && stop - b == SELECT_BLOCK) {
+            uint32_t bits = block_at_least(sb, heap[0].score);
+            if (allowed) bits &= (uint32_t)(allowed->allow[b / 64] >> (b % 64)); /* b % 32 == 0 */
+            while (bits) {
+                uint32_t k = (uint32_t)__builtin_ctz(bits), j = b + k;
+                bits &= bits - 1;
+                if (t->len == n && heap[0].scored && !(sb[k] >= heap[0].score)) continue;
+                if (!is_candidate(m, j) || sb[k] == -INFINITY) continue;
+                heap_push(heap, &t->len, n, (struct ranked){j, sb[k], !isnan(sb[k])},
+                          m->popularity);
+            }
+            continue;
+        }
+        for (uint32_t j = b; j < stop; j++) {
+            float sc = sb[j - b];
+            if (t->len == n && heap[0].scored && !(sc >= heap[0].score)) continue;
+            /* Only items with interaction data are candidates (never an item no dataset has). */
+            if (!is_candidate(m, j) || sc == -INFINITY) continue;
+            /* Filtered here, not after: the list stays full when enough items pass. */
+            if (allowed && !filter_allows(allowed, j)) continue;
+            heap_push(heap, &t->len, n, (struct ranked){j, sc, !isnan(sc)}, m->popularity);
+        }
+    }
+}
+
+/*
+ * The answer from a scanned top-k: sorted, with exploration (which needs all
+ * of 'scores'; NULL when there is no exploration) and the JSON. Frees t->heap.
+ */
+static json_t *topk_finish(struct model *m, struct topk *t, const struct history *h,
+                           const float *scores, bool explain, const struct exploration *x,
+                           const struct filter_verdict *allowed, struct err *e)
+{
+    const struct recipe *r = m->recipe;
+    size_t n = t->n, len = t->len;
+    struct ranked *heap = t->heap;
+    qsort_r(heap, len, sizeof(*heap), ranked_qsort, (void *)m->popularity);
+    /* Exploration is for user-personalization, as itemExplorationConfig is in Personalize. */
+    struct ranked *final = heap;
+    bool *explored = xcalloc(n ? n : 1, sizeof(bool));
+    if (scores && x && x->weight > 0 && r->kind == RECIPE_USER_PERSONALIZATION) {
+        final = xcalloc(n ? n : 1, sizeof(*final));
+        len = explore(m, x, h, scores, allowed, heap, len, n, final, explored);
+    }
+    json_t *list = json_array();
+    for (size_t k = 0; k < len; k++) {
+        json_t *o = item_json(m, &final[k], explain && !explored[k], h, e);
+        if (explored[k]) json_object_set_new(o, "reason", json_pack("[s]", "Exploration"));
+        json_array_append_new(list, o);
+    }
+    if (final != heap) free(final);
+    free(explored);
+    free(heap);
+    t->heap = NULL;
+    return json_pack("{s:o}", "itemList", list);
+}
+
+/*
+ * block = vecs (nv x dim) times item vectors [first, first + count) transposed:
+ * row u holds user u's scores of those items (NaN past the vectors).
+ */
+static void score_block(const float *y, uint32_t dim, uint32_t nvec, const float *vecs, size_t nv,
+                        uint32_t first, uint32_t count, float *block)
+{
+    uint32_t known = first < nvec ? MIN(count, nvec - first) : 0;
+    if (known)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nv, (int)known, (int)dim, 1.0f,
+                    vecs, (int)dim, y + (size_t)first * dim, (int)dim, 0.0f, block, (int)count);
+    for (size_t u = 0; u < nv; u++)
+        for (uint32_t j = known; j < count; j++)
+            block[u * count + j] = NAN;
+}
+
+/* Users scored together by model_recommend_many(), and the items scored at a time. */
+#define SCORE_BATCH 256
+#define SCORE_ITEMS 1024 /* a SCORE_BATCH x SCORE_ITEMS block of scores (1 MiB) stays in L2 */
+
+enum rc model_recommend_many(struct model *m, const char *const *user_ids, size_t nusers, size_t n,
+                             const struct exploration *x, const struct filter_bound *const *filters,
+                             json_t **outs, struct err *errs)
+{
+    const struct recipe *r = m->recipe;
+    uint32_t dim = 0, nvec = 0;
+    const float *y = r->item_vectors ? r->item_vectors(m->state, &dim, &nvec) : NULL;
+    /* Exploration needs every score of a user at once: the one-by-one path does that. */
+    if (r->kind == RECIPE_RELATED_ITEMS || !y || !dim || !r->user_vector || (x && x->weight > 0)) {
+        for (size_t u = 0; u < nusers; u++)
+            if (model_recommend(m, user_ids[u], NULL, n, false, x, filters ? filters[u] : NULL,
+                                &outs[u], &errs[u]))
+                outs[u] = NULL;
+        return RC_OK;
+    }
+    /*
+     * Per group of users: their vectors (fold-in), then the items block by
+     * block: one matrix product per block, and each user's top-k scan of it
+     * while it is in cache.
+     */
+    float *vecs = xmallocarray((size_t)SCORE_BATCH * dim, sizeof(float));
+    float *block = xmallocarray((size_t)SCORE_BATCH * SCORE_ITEMS, sizeof(float));
+    struct history h[SCORE_BATCH];
+    struct filter_verdict allowed[SCORE_BATCH];
+    struct topk top[SCORE_BATCH];
+    bool ok[SCORE_BATCH];
+    for (size_t first = 0; first < nusers; first += SCORE_BATCH) {
+        size_t b = MIN(SCORE_BATCH, nusers - first);
+        for (size_t u = 0; u < b; u++) {
+            size_t k = first + u;
+            const struct filter_bound *fb = filters ? filters[k] : NULL;
+            memset(&allowed[u], 0, sizeof(allowed[u]));
+            user_history(m, user_ids[k], &h[u]);
+            outs[k] = NULL;
+            ok[u] = false;
+            if (!user_ids[k])
+                err_set(&errs[k], RC_INVALID_INPUT,
+                        "recipe %s recommends items for a user: give a user ID", r->name);
+            else if (!(fb && filter_request_apply(m, fb, user_ids[k], UINT32_MAX, &h[u],
+                                                  &allowed[u], &errs[k])) &&
+                     !r->user_vector(m->state, h[u].items, h[u].w, h[u].n, vecs + u * dim,
+                                     &errs[k]))
+                ok[u] = true;
+            top[u] = (struct topk){xcalloc(n ? n : 1, sizeof(struct ranked)), 0, n};
+        }
+        for (uint32_t j0 = 0; j0 < m->nitems; j0 += SCORE_ITEMS) {
+            uint32_t cnt = MIN(SCORE_ITEMS, m->nitems - j0);
+            score_block(y, dim, nvec, vecs, b, j0, cnt, block);
+            for (size_t u = 0; u < b; u++) {
+                if (!ok[u]) continue;
+                float *row = block + u * cnt;
+                /* A user with no history: popular items, as Personalize does. */
+                if (h[u].n == 0 && r->kind != RECIPE_POPULAR_ITEMS)
+                    for (uint32_t j = 0; j < cnt; j++)
+                        row[j] = NAN;
+                topk_scan(m, &top[u], row, j0, j0 + cnt,
+                          filters && filters[first + u] ? &allowed[u] : NULL);
+            }
+        }
+        for (size_t u = 0; u < b; u++) {
+            size_t k = first + u;
+            if (ok[u]) outs[k] = topk_finish(m, &top[u], &h[u], NULL, false, NULL, NULL, &errs[k]);
+            free(top[u].heap);
+            filter_verdict_release(&allowed[u]);
+            history_release(&h[u]);
+        }
+    }
+    free(vecs);
+    free(block);
+    return RC_OK;
+}
+
 enum rc model_rank(struct model *m, const char *user_id, const char *const *items, size_t nitems,
-                   bool explain, json_t **out, struct err *e)
+                   bool explain, const struct filter_bound *filter, json_t **out, struct err *e)
 {
     const struct recipe *r = m->recipe;
     if (!r->score_user)
         return err_set(e, RC_INVALID_INPUT, "recipe %s cannot rank items for a user", r->name);
     struct history h;
-    enum rc rc = user_history(m, user_id, &h, e);
+    user_history(m, user_id, &h);
     const uint32_t *hist = h.items;
     const float *hw = h.w;
     size_t hn = h.n;
-    if (!rc && hn) rc = r->score_user(m->state, hist, hw, hn, m->scores, e);
+    float *scores = xmallocarray(m->nitems ? m->nitems : 1, sizeof(float));
+    enum rc rc = hn ? r->score_user(m->state, hist, hw, hn, scores, e) : RC_OK;
+    struct filter_verdict allowed = {0};
+    if (!rc && filter) rc = filter_request_apply(m, filter, user_id, UINT32_MAX, &h, &allowed, e);
     if (rc) {
         history_release(&h);
+        free(scores);
         return rc;
     }
     struct ranked *known = xcalloc(nitems ? nitems : 1, sizeof(*known));
@@ -1394,9 +2235,12 @@ enum rc model_rank(struct model *m, const char *user_id, const char *const *item
     json_t *unknown = json_array();
     for (size_t k = 0; k < nitems; k++) {
         uint32_t it;
-        if (strmap_get(m->items, items[k], strlen(items[k]), &it) && is_candidate(m, it)) {
+        bool found = strmap_get(m->items, items[k], strlen(items[k]), &it);
+        /* Filtered-out items leave the list, as in Personalize. */
+        if (filter && !filter_allows(&allowed, found ? it : UINT32_MAX)) continue;
+        if (found && is_candidate(m, it)) {
             /* A user without history: popularity order. */
-            known[nk++] = (struct ranked){it, hn ? m->scores[it] : NAN, hn > 0};
+            known[nk++] = (struct ranked){it, hn ? scores[it] : NAN, hn > 0};
         } else {
             /* Unknown to the model: last, without a score, in the order given. */
             json_array_append_new(unknown, json_pack("{s:s}", "itemId", items[k]));
@@ -1412,7 +2256,9 @@ enum rc model_rank(struct model *m, const char *user_id, const char *const *item
     json_array_extend(list, unknown);
     json_decref(unknown);
     free(known);
+    free(scores);
     history_release(&h);
+    filter_verdict_release(&allowed);
     *out = json_pack("{s:o}", "personalizedRanking", list);
     return RC_OK;
 }

@@ -16,6 +16,7 @@
 #define SAVOR_ENGINE_H
 
 #include "common/base.h"
+#include "filter/filter.h"
 #include "models/params.h"
 #include "models/recipe.h"
 #include "store/store.h"
@@ -56,6 +57,13 @@ struct train_request {
      * (new interactions and items) in a fifth of the iterations.
      */
     bool update;
+    /*
+     * The version to train into, already recorded CREATE PENDING by its
+     * creator (the API answers with its ARN before training starts); NULL
+     * to record a new one. Its solution must be 'solution' with this recipe.
+     * Cancelled (below), such a version ends CREATE STOPPED, not CREATE FAILED.
+     */
+    const char *version_arn;
     /* Set (from a signal handler) to cancel: the version ends CREATE FAILED. May be NULL. */
     const volatile sig_atomic_t *cancel;
     FILE *progress; /* where to draw progress on a terminal; NULL for none */
@@ -97,10 +105,45 @@ enum rc engine_weighting_settings(const struct param_kv *kv, size_t n, struct we
 
 struct model;
 
-/* Open the model of solution version 'arn' (must be ACTIVE). */
+/*
+ * Open the model of solution version 'arn' (must be ACTIVE). The events
+ * recorded after training (interaction chunks after the model's last one)
+ * are read once, into an in-memory index by user; 's' is not kept.
+ *
+ * Thread safety: model_recommend() and model_rank() may run on any number
+ * of threads at once, and concurrently with model_add_events() and
+ * model_catch_up(); only model_close() needs the model to be idle.
+ */
 enum rc model_open_version(struct store *s, const char *arn, struct model **out, struct err *e);
 void model_close(struct model *m);
 const struct recipe *model_recipe(const struct model *m);
+/* The name of the dataset group the model was trained on (caller frees), or NULL. */
+char *model_dataset_group(const struct model *m);
+uint32_t model_item_count(const struct model *m);
+
+/*
+ * The INTERACTIONS dataset whose new events the model folds in (0 when it
+ * does not: the dataset is gone or was replaced by a FULL import since).
+ */
+int64_t model_dataset_id(const struct model *m);
+
+/*
+ * Fold in events just committed to 'dataset_id' as chunk c->id (PutEvents):
+ * c's user, item and event-type indexes are the group's, user_ids[k] names
+ * row k's user. Ignored unless the dataset is the model's, and when the
+ * chunk was already read (c->id not newer than the newest chunk folded in).
+ */
+void model_add_events(struct model *m, int64_t dataset_id, const struct interaction_chunk *c,
+                      const char *const *user_ids);
+
+/*
+ * Fold in the chunks appended since the newest one folded in (by imports,
+ * or by another process), unless a FULL import replaced the dataset.
+ */
+enum rc model_catch_up(struct model *m, struct store *s, struct err *e);
+
+/* Events recorded after training that the model holds in memory. */
+uint64_t model_recent_events(struct model *m);
 
 /*
  * GetRecommendations: for 'user_id' (user recipes) or 'item_id' (related
@@ -116,14 +159,35 @@ struct exploration {
     double age_cutoff_days; /* explorationItemAgeCutOff */
 };
 
+/*
+ * 'filter' (may be NULL) is a bound filter (filter/filter.h): only the items
+ * it allows are candidates, during top-k selection, so the list is still
+ * complete when enough items pass. For related items, 'user_id' (may be
+ * NULL) serves the filter's interaction and CurrentUser conditions.
+ */
 enum rc model_recommend(struct model *m, const char *user_id, const char *item_id, size_t n,
-                        bool explain, const struct exploration *x, json_t **out, struct err *e);
+                        bool explain, const struct exploration *x,
+                        const struct filter_bound *filter, json_t **out, struct err *e);
+
+/*
+ * model_recommend() for many users at once (batch inference): user i's
+ * answer goes to outs[i], or NULL with the reason in errs[i]. Recipes with a
+ * vector form (recipe.h: item_vectors, user_vector) score 256 users per
+ * matrix product, a block of items at a time, each user's top-k scanning
+ * the block while it is in cache; the answers are model_recommend()'s (the
+ * same items, scores up to float rounding). 'filters' (may be NULL) holds
+ * one bound filter (or NULL) per user. Returns RC_OK; failures are per user.
+ */
+enum rc model_recommend_many(struct model *m, const char *const *user_ids, size_t nusers, size_t n,
+                             const struct exploration *x, const struct filter_bound *const *filters,
+                             json_t **outs, struct err *errs);
 
 /*
  * GetPersonalizedRanking: 'items' reordered for 'user_id'; items the model
- * does not know go last, without a score.
+ * does not know go last, without a score. Items 'filter' (may be NULL)
+ * does not allow are left out, as Personalize does.
  */
 enum rc model_rank(struct model *m, const char *user_id, const char *const *items, size_t nitems,
-                   bool explain, json_t **out, struct err *e);
+                   bool explain, const struct filter_bound *filter, json_t **out, struct err *e);
 
 #endif

@@ -80,6 +80,17 @@ struct recipe {
      */
     enum rc (*explain)(void *state, const uint32_t *items, const float *w, size_t n,
                        uint32_t target, float *contrib, struct err *e);
+    /*
+     * Optional, for recipes whose user scores are dot products of a user
+     * vector and item vectors (score_user(j) = x . y_j): item_vectors gives
+     * the nitems x dim row-major item vectors (NULL when the loaded model
+     * is not of that form), user_vector the history's x (dim floats). The
+     * engine then finds the top items through a compact copy of the
+     * vectors and computes exact scores only where they decide the answer.
+     */
+    const float *(*item_vectors)(void *state, uint32_t *dim, uint32_t *nitems);
+    enum rc (*user_vector)(void *state, const uint32_t *items, const float *w, size_t n, float *x,
+                           struct err *e);
 };
 
 /* Find by name ("aws-sims") or ARN ("arn:aws:personalize:::recipe/aws-sims"). */

@@ -247,11 +247,30 @@ static enum rc up_explain(void *state, const uint32_t *items, const float *w, si
     return als_explain_gram(&s->m, &s->ap, s->gram, items, w, n, target, contrib, e);
 }
 
+/* ALS scores are x_u . y_j: the engine's fast top-k path uses these (EASE's are not). */
+static const float *up_item_vectors(void *state, uint32_t *dim, uint32_t *nitems)
+{
+    struct up_state *s = state;
+    if (s->ease.B) return NULL;
+    *dim = s->m.factors;
+    *nitems = s->m.nitems;
+    return s->m.item_factors;
+}
+
+static enum rc up_user_vector(void *state, const uint32_t *items, const float *w, size_t n,
+                              float *x, struct err *e)
+{
+    struct up_state *s = state;
+    memset(x, 0, (size_t)s->m.factors * sizeof(float));
+    return n ? als_fold_in_gram(&s->m, &s->ap, s->gram, items, w, n, x, e) : RC_OK;
+}
+
 #define UP_RECIPE(NAME, KIND, SUMMARY)                                                        \
     {                                                                                         \
         .name = NAME, .kind = KIND, .summary = SUMMARY, .params = up_params,                  \
         .validate = check_model, .train = up_train, .supports_update = true, .load = up_load, \
         .unload = up_unload, .score_user = up_score_user, .explain = up_explain,              \
+        .item_vectors = up_item_vectors, .user_vector = up_user_vector,                       \
     }
 
 const struct recipe recipe_user_personalization =

@@ -136,6 +136,11 @@ enum rc store_resource_get(struct store *s, const char *arn, struct resource *ou
     return s->ops->resource_get(s, arn, 0, out, e);
 }
 
+enum rc store_resource_delete(struct store *s, int64_t id, struct err *e)
+{
+    return s->ops->resource_delete(s, id, e);
+}
+
 enum rc store_resource_get_id(struct store *s, int64_t id, struct resource *out, struct err *e)
 {
     return s->ops->resource_get(s, NULL, id, out, e);

@@ -83,6 +83,11 @@ enum rc store_resource_insert(struct store *s, struct resource *r, struct err *e
 enum rc store_resource_update(struct store *s, struct resource *r, struct err *e);
 /* Load by ARN into *out (caller releases). RC_NOT_FOUND if absent. */
 enum rc store_resource_get(struct store *s, const char *arn, struct resource *out, struct err *e);
+/*
+ * Delete resource 'id' and the rows keyed by it (a group's ID maps, a
+ * dataset's interactions and metadata). RC_NOT_FOUND if absent.
+ */
+enum rc store_resource_delete(struct store *s, int64_t id, struct err *e);
 /* Load by id. */
 enum rc store_resource_get_id(struct store *s, int64_t id, struct resource *out, struct err *e);
 

@@ -23,6 +23,7 @@ struct store_ops {
     enum rc (*resource_update)(struct store *s, struct resource *r, struct err *e);
     enum rc (*resource_get)(struct store *s, const char *arn, int64_t id, struct resource *out,
                             struct err *e);
+    enum rc (*resource_delete)(struct store *s, int64_t id, struct err *e);
     enum rc (*resource_list)(struct store *s, const char *kind, int64_t parent_id,
                              struct resource **out, size_t *n, struct err *e);
     enum rc (*idmap_load)(struct store *s, int64_t group_id, enum id_space space,

@@ -379,6 +379,29 @@ static enum rc sq_resource_update(struct store *s, struct resource *r, struct er
     return rc;
 }
 
+static enum rc sq_resource_delete(struct store *s, int64_t id, struct err *e)
+{
+    /* Everything keyed by the resource's id goes with it: SQLite may reuse the id later. */
+    static const char *const sql[] = {
+        "DELETE FROM id_chunks WHERE group_id = ?1",
+        "DELETE FROM interaction_chunks WHERE dataset_id = ?1",
+        "DELETE FROM entity_rows WHERE dataset_id = ?1",
+        "DELETE FROM resources WHERE id = ?1",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(sql); i++) {
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(SQ(s)->db, sql[i], -1, &st, NULL) != SQLITE_OK)
+            return db_error(s, e, "delete resource");
+        sqlite3_bind_int64(st, 1, id);
+        int r = sqlite3_step(st);
+        sqlite3_finalize(st);
+        if (r != SQLITE_DONE) return db_error(s, e, "delete resource");
+        if (i + 1 == ARRAY_SIZE(sql) && sqlite3_changes(SQ(s)->db) == 0)
+            return err_set(e, RC_NOT_FOUND, "store: resource %lld not found", (long long)id);
+    }
+    return RC_OK;
+}
+
 static enum rc sq_resource_get(struct store *s, const char *arn, int64_t id, struct resource *out,
                                struct err *e)
 {
@@ -707,6 +730,7 @@ const struct store_ops store_sqlite_ops = {
     .resource_insert = sq_resource_insert,
     .resource_update = sq_resource_update,
     .resource_get = sq_resource_get,
+    .resource_delete = sq_resource_delete,
     .resource_list = sq_resource_list,
     .idmap_load = sq_idmap_load,
     .idmap_count = sq_idmap_count,

@@ -26,7 +26,7 @@ print(json.dumps(out, sort_keys=True))'
 
 D=$(new_data_dir)
 # shellcheck disable=SC2086 # $SIZE is a list of options
-check "savor demo (small)" "$SAVOR" demo --data-dir "$D" $SIZE
+check "savor demo --no-serve (small)" "$SAVOR" demo --no-serve --data-dir "$D" $SIZE
 cp "$TMP/out" "$TMP/demo1.out"
 check_contains "demo reports the generated data" \
     "demo data: 300 users, 100 works, 20 creators, 8000 events written to $D/demo-csv" "$TMP/demo1.out"
@@ -50,7 +50,7 @@ for f in interactions items users; do
 done
 
 # Again: same files, same counts (FULL re-imports replace, nothing doubles).
-check "savor demo again" "$SAVOR" demo --data-dir "$D" $SIZE
+check "savor demo again" "$SAVOR" demo --no-serve --data-dir "$D" $SIZE
 check_eq "demo again: the same counts" "$WANT" "$(summary "$D")"
 for f in interactions items users; do
     check "demo again: $f.csv regenerated identically (same seed)" cmp "$TMP/first-$f.csv" "$D/demo-csv/$f.csv"
@@ -62,7 +62,7 @@ jobs = [j for d in json.load(sys.stdin)["datasetGroups"][0]["datasets"] for j in
 print(json.dumps([len(jobs), sorted({j["importMode"] for j in jobs}), sorted({j["status"] for j in jobs})]))')"
 
 # Another seed gives other data of the same size.
-check "savor demo --seed 7 into another group" "$SAVOR" demo --data-dir "$D" -g demo7 --seed 7 \
+check "savor demo --seed 7 into another group" "$SAVOR" demo --no-serve --data-dir "$D" -g demo7 --seed 7 \
     --csv-dir "$TMP/seed7" $SIZE
 check_eq "seed 7: the same sizes" "$WANT" "$(summary "$D" demo7)"
 if cmp -s "$TMP/first-interactions.csv" "$TMP/seed7/interactions.csv"; then

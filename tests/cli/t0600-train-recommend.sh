@@ -86,7 +86,7 @@ check_fails "an unknown discovery window" "trend_discovery_frequency: '2 weeks' 
     "$SAVOR" train --data-dir "$D" -g trend -r aws-trending-now -p trend_discovery_frequency="2 weeks"
 
 # Demo data: every recipe trains; related items; determinism.
-check "demo data" "$SAVOR" demo --data-dir "$D" --users 300 --items 120 --creators 20 --events 6000
+check "demo data" "$SAVOR" demo --no-serve --data-dir "$D" --users 300 --items 120 --creators 20 --events 6000
 for r in aws-popularity-count aws-sims aws-user-personalization aws-personalized-ranking aws-trending-now aws-similar-items; do
     check "train $r on the demo" "$SAVOR" train --data-dir "$D" -g demo -r "$r"
 done

@@ -6,7 +6,7 @@
 
 PY=/usr/bin/python3
 D=$(new_data_dir)
-check "demo data" "$SAVOR" demo --data-dir "$D" --users 600 --items 150 --creators 20 --events 12000
+check "demo data" "$SAVOR" demo --no-serve --data-dir "$D" --users 600 --items 150 --creators 20 --events 12000
 
 # version JSON of solution $1 (its latest version), from describe
 version() {

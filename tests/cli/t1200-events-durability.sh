@@ -1,0 +1,64 @@
+#!/bin/sh
+# t1200-events-durability: every PutEvents call that was answered 200 is in
+# the store after `kill -9` of the server and a restart, and shapes that
+# user's next recommendations (tests/api/events_durability.py).
+. "$(dirname "$0")/lib.sh"
+
+PY=/usr/bin/python3
+if ! "$PY" -c 'import boto3' 2>/dev/null; then
+    echo "# skipped: Debian's python3-boto3 is not installed (scripts/install-deps.sh)"
+    finish
+    exit
+fi
+
+# start_server DATA_DIR LOG [OPTIONS...]: sets SERVER_PID and PORT, or fails the test.
+start_server() {
+    dir=$1
+    log=$2
+    shift 2
+    : >"$TMP/serve.out"
+    "$SAVOR" serve --data-dir "$dir" --listen 127.0.0.1:0 "$@" >"$TMP/serve.out" 2>"$log" &
+    SERVER_PID=$!
+    PORT=
+    i=0
+    while [ $i -lt 200 ]; do
+        PORT=$(sed -n 's|^savor: serving on http://127\.0\.0\.1:\([0-9]*\)$|\1|p' "$TMP/serve.out")
+        [ -n "$PORT" ] && break
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.1
+        i=$((i + 1))
+    done
+    if [ -z "$PORT" ]; then
+        _not_ok "server started" "$(cat "$log")"
+        finish
+        exit 1
+    fi
+}
+
+D=$(new_data_dir)
+export SAVOR_TMP="$TMP" PYTHONPATH="$ROOT/tests/api"
+start_server "$D" "$TMP/server1.log" --allow-path "$TMP" --threads 16
+if SAVOR_ENDPOINT="http://127.0.0.1:$PORT" \
+    "$PY" "$ROOT/tests/api/events_durability.py" load "$SERVER_PID" "$TMP/acked.json" \
+    >"$TMP/load.out" 2>&1; then
+    _ok "PutEvents under load, then kill -9 ($(sed -n 's/^# \([0-9]*\) .*/\1/p' "$TMP/load.out") calls acknowledged)"
+else
+    _not_ok "PutEvents under load, then kill -9" "$(tail -n 30 "$TMP/load.out")"
+fi
+wait "$SERVER_PID" 2>/dev/null
+check_eq "the server died of SIGKILL" 137 $?
+
+start_server "$D" "$TMP/server2.log" --allow-path "$TMP" --threads 4
+if SAVOR_ENDPOINT="http://127.0.0.1:$PORT" \
+    "$PY" "$ROOT/tests/api/events_durability.py" verify "$TMP/acked.json" "$D/savor.db" \
+    >"$TMP/verify.out" 2>&1; then
+    _ok "after the restart every acknowledged event is stored and served"
+else
+    _not_ok "after the restart every acknowledged event is stored and served" \
+        "$(tail -n 30 "$TMP/verify.out")"
+fi
+kill -TERM "$SERVER_PID"
+wait "$SERVER_PID"
+check_eq "SIGTERM: the restarted server exits 0" 0 $?
+
+finish
