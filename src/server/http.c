@@ -6,8 +6,9 @@
  * once per chunk of body, and once more with no data when the body is
  * complete; on_completed() runs after the answer is sent (or the connection
  * dropped). A struct request lives between the two. Everything a request
- * needs is decided on the first call (route, declared body size), so bad
- * requests are answered before their body is read.
+ * needs is decided on the first call (route, declared body size), so a bad
+ * request is refused before its body is read (and answered once the body
+ * has been dropped, see refuse()).
  */
 #include "common/base.h"
 #include "server/http.h"
