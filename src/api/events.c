@@ -1060,6 +1060,19 @@ static void process(struct event_writer *w, struct submission *list)
                                            .event_values = c->values.v};
             model_cache_add_events(w->models, c->t->dataset_id, &ic, c->user_ids.v);
         }
+        /* New items become exploration candidates of the models of their group. */
+        for (struct submission *s = list; w->models && s; s = s->next) {
+            if (!s->ent || s->t->type != DATASET_ITEMS) continue;
+            const char **ids = xcalloc(s->n, sizeof(*ids));
+            int64_t *created = xcalloc(s->n, sizeof(*created));
+            for (size_t k = 0; k < s->n; k++) {
+                ids[k] = s->ent[k].id;
+                created[k] = s->ent[k].created;
+            }
+            model_cache_add_items(w->models, s->t->group_id, ids, created, s->n);
+            free(ids);
+            free(created);
+        }
         /* Filters on metadata see new items and users once compiled again. */
         if (w->models && nent) model_cache_metadata_changed(w->models);
     }

@@ -831,8 +831,20 @@ struct recent {
     uint64_t events; /* entries held */
 };
 
+/*
+ * Items added to the group after training (PutItems, imports before the
+ * open): unknown to the model, so they have no score, but exploration may
+ * place them. Item k of this list answers as index nitems + k.
+ */
+struct fresh_items {
+    pthread_rwlock_t lock;
+    struct strmap *ids;
+    VEC(int64_t) created; /* CREATION_TIMESTAMP, INT64_MAX when not given */
+};
+
 struct model {
     struct modelfile *mf;
+    struct fresh_items fresh;
     /* The dataset whose later events the model folds in; 0: the training history only. */
     int64_t dataset_id;
     int64_t group_id;
@@ -923,6 +935,9 @@ void model_close(struct model *m)
     VEC_FREE(&m->recent.users);
     strmap_free(m->recent.ids);
     pthread_rwlock_destroy(&m->recent.lock);
+    strmap_free(m->fresh.ids);
+    VEC_FREE(&m->fresh.created);
+    pthread_rwlock_destroy(&m->fresh.lock);
     free(m->q8);
     free(m->q8_scale);
     free(m->q8_sum);
@@ -1058,6 +1073,8 @@ static enum rc model_load(const char *path, struct model **out, struct err *e)
 {
     struct model *m = xcalloc(1, sizeof(*m));
     pthread_rwlock_init(&m->recent.lock, NULL);
+    pthread_rwlock_init(&m->fresh.lock, NULL);
+    m->fresh.ids = strmap_new();
     pthread_mutex_init(&m->explore_mu, NULL);
     m->recent.ids = strmap_new();
     const void *a, *b, *c, *d, *ic, *ht, *hl;
@@ -1134,6 +1151,79 @@ fail:
     return rc;
 }
 
+/* Add item 'id' unknown to the model (fresh.lock held for writing). */
+static void fresh_add(struct model *m, const char *id, size_t len, int64_t created)
+{
+    uint32_t idx;
+    if (strmap_get(m->items, id, len, &idx)) return; /* trained with it: nothing to add */
+    bool added;
+    uint32_t k = strmap_intern(m->fresh.ids, id, len, &added);
+    if (added)
+        VEC_PUSH(&m->fresh.created, created);
+    else
+        m->fresh.created.v[k] = created;
+}
+
+void model_add_items(struct model *m, int64_t group_id, const char *const *ids,
+                     const int64_t *created, size_t n)
+{
+    if (!m->group_id || group_id != m->group_id) return;
+    pthread_rwlock_wrlock(&m->fresh.lock);
+    for (size_t k = 0; k < n; k++)
+        fresh_add(m, ids[k], strlen(ids[k]), created[k] >= 0 ? created[k] : INT64_MAX);
+    pthread_rwlock_unlock(&m->fresh.lock);
+}
+
+struct fresh_scan {
+    struct model *m;
+    struct store *s;
+    struct strmap *group_items; /* loaded on the first row past the model's items */
+};
+
+static enum rc fresh_row(void *ctx, uint32_t idx, int64_t created_ts, const char *json,
+                         struct err *e)
+{
+    UNUSED(json);
+    struct fresh_scan *f = ctx;
+    if (idx < f->m->nitems) return RC_OK;
+    if (!f->group_items) {
+        f->group_items = strmap_new();
+        enum rc rc = store_idmap_load(f->s, f->m->group_id, ID_ITEMS, f->group_items, e);
+        if (rc) return rc;
+    }
+    if (idx >= strmap_count(f->group_items)) return RC_OK;
+    size_t len;
+    const char *id = strmap_key(f->group_items, idx, &len);
+    fresh_add(f->m, id, len, created_ts >= 0 ? created_ts : INT64_MAX);
+    return RC_OK;
+}
+
+/* The ITEMS rows of items the model was not trained with (at open). */
+static enum rc load_fresh_items(struct model *m, struct store *s, const struct resource *group,
+                                struct err *e)
+{
+    struct resource items = {0};
+    if (dataset_find(s, group, DATASET_ITEMS, &items, NULL) != RC_OK) {
+        resource_release(&items);
+        return RC_OK;
+    }
+    struct fresh_scan f = {m, s, NULL};
+    pthread_rwlock_wrlock(&m->fresh.lock);
+    enum rc rc = store_entity_scan(s, items.id, fresh_row, &f, e);
+    pthread_rwlock_unlock(&m->fresh.lock);
+    strmap_free(f.group_items);
+    resource_release(&items);
+    return rc;
+}
+
+size_t model_fresh_items(struct model *m)
+{
+    pthread_rwlock_rdlock(&m->fresh.lock);
+    size_t n = strmap_count(m->fresh.ids);
+    pthread_rwlock_unlock(&m->fresh.lock);
+    return n;
+}
+
 enum rc model_open_version(struct store *s, const char *arn, struct model **out, struct err *e)
 {
     struct resource v = {0};
@@ -1177,6 +1267,13 @@ enum rc model_open_version(struct store *s, const char *arn, struct model **out,
         m->group_id = g.id;
         m->generation = dataset_generation(&d);
         m->recent.upto = m->last_chunk;
+        if ((rc = load_fresh_items(m, s, &g, e))) {
+            json_decref(meta);
+            resource_release(&g);
+            resource_release(&d);
+            model_close(m);
+            return rc;
+        }
     }
     json_decref(meta);
     resource_release(&g);
@@ -1474,7 +1571,16 @@ static json_t *explanation(struct model *m, const struct history *h, uint32_t ta
 static json_t *item_json(struct model *m, const struct ranked *r, bool explain,
                          const struct history *h, struct err *e)
 {
-    json_t *o = json_pack("{s:s}", "itemId", strmap_key(m->items, r->item, NULL));
+    json_t *o;
+    if (r->item < m->nitems) {
+        o = json_pack("{s:s}", "itemId", strmap_key(m->items, r->item, NULL));
+    } else { /* an item added after training (exploration only) */
+        pthread_rwlock_rdlock(&m->fresh.lock);
+        o = json_pack("{s:s}", "itemId", strmap_key(m->fresh.ids, r->item - m->nitems, NULL));
+        pthread_rwlock_unlock(&m->fresh.lock);
+        json_object_set_new(o, "score", json_real(0));
+        return o;
+    }
     if (r->scored) {
         json_object_set_new(o, "score", json_real(r->score));
         if (explain) {
@@ -1570,7 +1676,7 @@ static size_t explore(struct model *m, const struct exploration *x, const struct
      * (root: the last of them), so a request costs O(items log slots), not a
      * sort of every young item.
      */
-    struct explore_cand *c = xcalloc(slots ? slots : 1, sizeof(*c));
+    struct explore_cand *c = xcalloc(2 * slots + 1, sizeof(*c));
     size_t nc = 0;
     int64_t since = m->newest - (int64_t)(x->age_cutoff_days * 86400.0);
     const struct explore_order *order = slots ? explore_order(m, x->age_cutoff_days) : NULL;
@@ -1609,6 +1715,28 @@ static size_t explore(struct model *m, const struct exploration *x, const struct
         c[i] = cand;
     }
     free(listed);
+    /*
+     * Items added after training (no interactions: popularity 0), newest
+     * first, up to 'slots' of them; the sort below merges them with the
+     * model's own candidates.
+     */
+    pthread_rwlock_rdlock(&m->fresh.lock);
+    size_t nfresh = strmap_count(m->fresh.ids), base = nc;
+    for (size_t k = nfresh; k-- > 0 && slots;) {
+        int64_t created = m->fresh.created.v[k];
+        uint32_t j = m->nitems + (uint32_t)k;
+        if (created < since || (allowed && !filter_allows(allowed, j))) continue;
+        struct explore_cand cand = {j, 0, created};
+        if (nc - base < slots) {
+            c[nc++] = cand;
+        } else { /* replace the worst kept fresh candidate if this one is better */
+            size_t worst = base;
+            for (size_t i = base + 1; i < nc; i++)
+                if (explore_cmp(&c[i], &c[worst]) > 0) worst = i;
+            if (explore_cmp(&cand, &c[worst]) < 0) c[worst] = cand;
+        }
+    }
+    pthread_rwlock_unlock(&m->fresh.lock);
     qsort(c, nc, sizeof(*c), explore_cmp);
     if (slots > nc) slots = nc;
     /* Exploration item k goes to position floor((k + 1) * n / (slots + 1)). */
@@ -1616,8 +1744,8 @@ static size_t explore(struct model *m, const struct exploration *x, const struct
     for (size_t pos = 0; pos < total; pos++) {
         bool take = k < slots && (pos == (k + 1) * n / (slots + 1) || from_list == len);
         if (take) {
-            out[pos] = (struct ranked){c[k].item, scores[c[k].item], true};
-            if (isnan(out[pos].score)) out[pos].score = 0;
+            float sc = c[k].item < m->nitems ? scores[c[k].item] : 0;
+            out[pos] = (struct ranked){c[k].item, isnan(sc) ? 0 : sc, true};
             is_exploration[pos] = true;
             k++;
         } else {
@@ -1998,7 +2126,8 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
         len = explore(m, x, &h, scores, filter ? &allowed : NULL, heap, len, n, final, explored);
         /* Exploration items were not in the top n: their exact scores. */
         for (size_t k = 0; fast && k < len; k++)
-            if (explored[k]) final[k].score = exact_score(m, uvec, final[k].item);
+            if (explored[k] && final[k].item < m->nitems)
+                final[k].score = exact_score(m, uvec, final[k].item);
     }
     json_t *list = json_array();
     for (size_t k = 0; k < len; k++) {

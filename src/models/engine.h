@@ -142,6 +142,18 @@ void model_add_events(struct model *m, int64_t dataset_id, const struct interact
  */
 enum rc model_catch_up(struct model *m, struct store *s, struct err *e);
 
+/*
+ * Items of group 'group_id' written after training (PutItems): those the
+ * model does not know become exploration candidates (score 0, "reason":
+ * ["Exploration"]); created[k] is CREATION_TIMESTAMP or -1. They get scores
+ * and neighbours only from a new training. The model reads such rows of the
+ * ITEMS dataset at open too.
+ */
+void model_add_items(struct model *m, int64_t group_id, const char *const *ids,
+                     const int64_t *created, size_t n);
+/* Items the model knows only from after training (see model_add_items). */
+size_t model_fresh_items(struct model *m);
+
 /* Events recorded after training that the model holds in memory. */
 uint64_t model_recent_events(struct model *m);
 

@@ -293,6 +293,18 @@ void model_cache_add_events(struct model_cache *c, int64_t dataset_id,
     pthread_mutex_unlock(&c->feed_mu);
 }
 
+void model_cache_add_items(struct model_cache *c, int64_t group_id, const char *const *ids,
+                           const int64_t *created, size_t n)
+{
+    pthread_mutex_lock(&c->feed_mu);
+    size_t nm;
+    struct campaign_model **v = snapshot(c, &nm);
+    for (size_t i = 0; i < nm; i++)
+        model_add_items(v[i]->model, group_id, ids, created, n);
+    release_snapshot(c, v, nm);
+    pthread_mutex_unlock(&c->feed_mu);
+}
+
 void model_cache_catch_up(struct model_cache *c, struct store *s)
 {
     pthread_mutex_lock(&c->feed_mu);

@@ -68,6 +68,10 @@ void model_cache_campaign_changed(struct api_ctx *ctx, const char *campaign_arn)
 void model_cache_add_events(struct model_cache *c, int64_t dataset_id,
                             const struct interaction_chunk *c_rows, const char *const *user_ids);
 
+/* Give items just written to group 'group_id' (PutItems) to every loaded model. */
+void model_cache_add_items(struct model_cache *c, int64_t group_id, const char *const *ids,
+                           const int64_t *created, size_t n);
+
 /* Fold chunks appended by others (imports) into every loaded model, through 's'. */
 void model_cache_catch_up(struct model_cache *c, struct store *s);
 

@@ -731,6 +731,39 @@ static void test_put_items(void **state)
     pthread_mutex_unlock(&F.ctx.store_mu);
     assert_int_equal(after, before + 1); /* i1 replaced, fresh-1 added */
 
+    /* The new item is an exploration candidate at once, unscored; never without exploration. */
+    struct campaign_model *cm;
+    assert_int_equal(model_cache_get(F.ctx.models, F.campaign, &cm, &e), RC_OK);
+    struct exploration x = {1.0, 30};
+    bool placed = false;
+    for (int with = 0; with < 2; with++) {
+        json_t *out = NULL;
+        assert_int_equal(
+            model_recommend(cm->model, "u3", NULL, 10, false, with ? &x : NULL, NULL, &out, &e),
+            RC_OK);
+        size_t k;
+        json_t *it;
+        json_array_foreach(json_object_get(out, "itemList"), k, it)
+        {
+            if (strcmp(json_string_value(json_object_get(it, "itemId")), "fresh-1")) continue;
+            assert_true(with);
+            assert_string_equal(json_string_value(json_array_get(json_object_get(it, "reason"), 0)),
+                                "Exploration");
+            assert_true(json_real_value(json_object_get(it, "score")) == 0);
+            placed = true;
+        }
+        json_decref(out);
+    }
+    assert_true(placed);
+    model_cache_put(F.ctx.models, cm);
+    /* A model opened now reads it from the ITEMS dataset (i1 it was trained with). */
+    struct model *m;
+    pthread_mutex_lock(&F.ctx.store_mu);
+    assert_int_equal(model_open_version(F.ctx.store, F.version, &m, &e), RC_OK);
+    pthread_mutex_unlock(&F.ctx.store_mu);
+    assert_int_equal(model_fresh_items(m), 1);
+    model_close(m);
+
     char *items = xasprintf("%s", F.items_arn);
     char *users = xasprintf("%s", F.interactions_arn);
     struct bad_case cases[] = {
