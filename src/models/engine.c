@@ -1643,6 +1643,19 @@ static float exact_score(const struct model *m, const float *x, uint32_t j)
     return (float)acc;
 }
 
+/* scores[j] = -infinity for every item j < n that 'allowed' refuses. */
+static void mask_refused(float *scores, uint32_t n, const struct filter_verdict *allowed)
+{
+    for (uint32_t w = 0; w < (n + 63) / 64; w++) {
+        uint64_t refused = ~allowed->allow[w];
+        while (refused) {
+            uint32_t j = w * 64 + (uint32_t)__builtin_ctzll(refused);
+            refused &= refused - 1;
+            if (j < n) scores[j] = -INFINITY;
+        }
+    }
+}
+
 static bool eligible(const struct model *m, const struct filter_verdict *allowed, uint32_t j)
 {
     return is_candidate(m, j) && (!allowed || filter_allows(allowed, j));
@@ -1678,6 +1691,12 @@ static enum rc fast_scores(struct model *m, const struct history *h, size_t n,
         upper_bounds_avx512(m, x, 0.51f * l1, scores);
     else
         upper_bounds_plain(m, x, 0.51f * l1, scores);
+    /*
+     * Items the filter refuses can never be chosen: no bound, so that the
+     * scans below never stop at them (a filter that refuses most of the
+     * catalog would otherwise make them visit most of it).
+     */
+    if (allowed) mask_refused(scores, m->nitems, allowed);
     /* The c highest bounds among eligible items: a min-heap of item indexes. */
     size_t c = n + 16, len = 0;
     VEC(uint32_t) top = VEC_INIT;
