@@ -25,6 +25,10 @@ import time
 import catalog
 from catalog import log, median, run
 
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "AKIDSAVORBENCH")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "savor-bench-secret")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
 CASES = [
     ("unfiltered", None),
     ("exclude-interacted", 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("*")'),

@@ -461,6 +461,7 @@ enum jobs_cancel jobs_cancel(struct jobs *j, const char *arn)
             }
             job_free(jb);
             found = JOBS_CANCEL_QUEUED;
+            break; /* before the loop's step reads the entry just taken out */
         }
     }
     pthread_mutex_unlock(&j->mu);

@@ -417,7 +417,10 @@ enum rc filter_compile(struct store *s, const struct resource *group, struct fil
     }
     schemas_release(&sc);
     uint32_t nusers = 0;
-    rc = load_columns(s, group, DATASET_ITEMS, f->item_cols, f->nitem_cols, &f->nitems, NULL, e);
+    /* Without item conditions only the item count is needed (no metadata scan). */
+    rc = f->nitem_cols ? load_columns(s, group, DATASET_ITEMS, f->item_cols, f->nitem_cols,
+                                      &f->nitems, NULL, e)
+                       : store_idmap_count(s, group->id, ID_ITEMS, &f->nitems, e);
     if (!rc && f->nuser_cols)
         rc = load_columns(s, group, DATASET_USERS, f->user_cols, f->nuser_cols, &nusers, &f->users,
                           e);

@@ -198,7 +198,13 @@ struct work {
     float *r, *pv, *ap;
 };
 
-static void work_init(struct work *w, uint32_t k)
+/*
+ * Scratch for rows of up to 'rows' entries (0: any row). A fold-in knows its
+ * row and gathers no more than it (the cap only decides chunking, and a row
+ * within the cap is solved the same way), which keeps per-request
+ * allocations small.
+ */
+static void work_init_rows(struct work *w, uint32_t k, size_t rows)
 {
     size_t kk = (size_t)k * k;
     w->k = k;
@@ -206,11 +212,17 @@ static void work_init(struct work *w, uint32_t k)
     w->l = xmallocarray(kk, sizeof(double));
     w->vec = xmallocarray(k, sizeof(double));
     w->cap = MAX((size_t)GATHER_MIN_ROWS, (size_t)GATHER_FLOATS / k);
+    if (rows) w->cap = MIN(w->cap, MAX((size_t)GATHER_MIN_ROWS, rows));
     w->gather = xmallocarray(w->cap * k, sizeof(float));
     w->t = xmallocarray(w->cap, sizeof(float));
     w->r = xmallocarray((size_t)3 * k, sizeof(float));
     w->pv = w->r + k;
     w->ap = w->pv + k;
+}
+
+static void work_init(struct work *w, uint32_t k)
+{
+    work_init_rows(w, k, 0);
 }
 
 static void work_free(struct work *w)
@@ -859,7 +871,7 @@ enum rc als_fold_in_gram(const struct als_model *m, const struct als_params *p, 
     enum rc rc = prepare_history(m, p, gram, items, weights, n, false, &h, e);
     if (rc) return rc;
     struct work w;
-    work_init(&w, m->factors);
+    work_init_rows(&w, m->factors, h.n);
     struct row rw = history_row(m, p, gram, &h);
     solve_exact(&w, &rw, out);
     work_free(&w);
