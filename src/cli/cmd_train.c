@@ -37,9 +37,10 @@ static const char usage[] =
     "      --training-mode MODE  FULL (default) or UPDATE: refine the solution's latest\n"
     "                            version with new interactions and items, in a fifth of\n"
     "                            the iterations (aws-user-personalization)\n"
-    "      --hpo-config FILE|JSON    Personalize's hpoConfig, for performHPO=true\n"
-    "      --automl-config FILE|JSON Personalize's autoMLConfig, for performAutoML=true\n"
-    "                                (then --recipe is not given)\n" CLI_COMMON_HELP;
+    "      --hpo-config FILE     Personalize's hpoConfig for performHPO=true: a JSON\n"
+    "                            file, or the JSON itself\n"
+    "      --automl-config FILE  Personalize's autoMLConfig for performAutoML=true (a\n"
+    "                            file or the JSON); then no --recipe\n" CLI_COMMON_HELP;
 
 static volatile sig_atomic_t cancelled;
 

@@ -204,6 +204,15 @@ enum rc hpo_config_parse(const json_t *cfg, const struct recipe *r, struct hpo_c
         (rc = parse_limit(res, "maxParallelTrainingJobs", 1, HPO_MAX_PARALLEL, &c.max_parallel, e)))
         return rc;
     const json_t *ranges = json_object_get(cfg, "algorithmHyperParameterRanges");
+    json_t *defaults = NULL;
+    if (!ranges) {
+        ranges = defaults = hpo_default_ranges(r);
+        if (!ranges)
+            return err_set(
+                e, RC_INVALID_INPUT,
+                "hpoConfig.algorithmHyperParameterRanges: recipe %s has no default ranges; give the hyperparameters to tune",
+                r->name);
+    }
     static const struct {
         const char *key;
         enum hpo_range_type type;
@@ -226,6 +235,7 @@ enum rc hpo_config_parse(const json_t *cfg, const struct recipe *r, struct hpo_c
             rc = parse_range(json_array_get(list, i), kinds[k].type, where, r, &c, e);
         }
     }
+    json_decref(defaults);
     if (!rc && c.nranges == 0)
         rc = err_set(
             e, RC_INVALID_INPUT,
@@ -237,6 +247,44 @@ enum rc hpo_config_parse(const json_t *cfg, const struct recipe *r, struct hpo_c
     }
     *out = c;
     return RC_OK;
+}
+
+/*
+ * Default ranges, as Personalize's recipes have for performHPO without
+ * algorithmHyperParameterRanges: the parameters that matter most, over
+ * ranges that train (regularization past ~2.5 collapses savor's ALS, whose
+ * regularization is per interaction of a row).
+ */
+static const struct {
+    const char *recipe;
+    const char *ranges;
+} default_ranges[] = {
+    {"aws-user-personalization",
+     "{\"integerHyperParameterRanges\": [{\"name\": \"factors\", \"minValue\": 16, \"maxValue\": 256}],"
+     " \"continuousHyperParameterRanges\": [{\"name\": \"regularization\", \"minValue\": 0.01,"
+     " \"maxValue\": 2, \"scalingType\": \"Logarithmic\"}, {\"name\": \"alpha\", \"minValue\": 1,"
+     " \"maxValue\": 100, \"scalingType\": \"Logarithmic\"}]}"},
+    {"aws-sims",
+     "{\"continuousHyperParameterRanges\": [{\"name\": \"popularity_discount_factor\", \"minValue\": 0,"
+     " \"maxValue\": 1, \"scalingType\": \"Linear\"}], \"integerHyperParameterRanges\": [{\"name\":"
+     " \"min_cointeraction_count\", \"minValue\": 1, \"maxValue\": 10}]}"},
+    {"aws-similar-items",
+     "{\"continuousHyperParameterRanges\": [{\"name\": \"metadata_weight\", \"minValue\": 0,"
+     " \"maxValue\": 1, \"scalingType\": \"Linear\"}]}"},
+    {"aws-trending-now",
+     "{\"categoricalHyperParameterRanges\": [{\"name\": \"trend_discovery_frequency\", \"values\":"
+     " [\"30 minutes\", \"1 hour\", \"2 hours\", \"3 hours\", \"1 day\"]}]}"},
+};
+
+json_t *hpo_default_ranges(const struct recipe *r)
+{
+    /* The -v2 and personalized-ranking recipes share user-personalization's parameters. */
+    const char *name =
+        r->params == recipe_user_personalization.params ? "aws-user-personalization" : r->name;
+    for (size_t i = 0; i < ARRAY_SIZE(default_ranges); i++)
+        if (strcmp(default_ranges[i].recipe, name) == 0)
+            return json_loads(default_ranges[i].ranges, 0, NULL);
+    return NULL;
 }
 
 /* ---- Search --------------------------------------------------------------- */
@@ -283,7 +331,7 @@ static void trial_values(const struct hpo_config *c, const struct recipe *r, str
         const struct hpo_range *h = &c->ranges[i];
         const struct param_spec *spec = find_spec(r, h->name);
         if (defaults && h->type == HPO_CATEGORICAL) {
-            for (size_t k = 0; k < h->nvalues; k++)
+            for (size_t k = 0; k < h->nvalues && !vals[i]; k++)
                 if (strcmp(h->values[k], spec->def) == 0) vals[i] = xstrdup(spec->def);
         } else if (defaults) {
             double d = strtod(spec->def, NULL);

@@ -46,7 +46,8 @@ struct hpo_config {
 };
 
 /*
- * Parse an hpoConfig JSON object for recipe 'r'. Every problem is an
+ * Parse an hpoConfig JSON object for recipe 'r' (without ranges: the
+ * recipe's defaults, hpo_default_ranges()). Every problem is an
  * RC_INVALID_INPUT naming the field: unknown metric, a parameter the recipe
  * does not take or of another type, a range outside the parameter's own
  * limits, min > max, no categorical values, limits past 40 / 10.
@@ -54,6 +55,13 @@ struct hpo_config {
 enum rc hpo_config_parse(const json_t *cfg, const struct recipe *r, struct hpo_config *out,
                          struct err *e);
 void hpo_config_release(struct hpo_config *c);
+
+/*
+ * The ranges HPO searches when hpoConfig has no algorithmHyperParameterRanges
+ * (as an algorithmHyperParameterRanges object; caller decrefs), or NULL for a
+ * recipe without tunable hyperparameters (aws-popularity-count).
+ */
+json_t *hpo_default_ranges(const struct recipe *r);
 
 /*
  * Run the search: each trial resolves 'base' (the user's key=value

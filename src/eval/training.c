@@ -130,12 +130,11 @@ enum rc eval_settings_check(const struct eval_settings *s, const struct recipe *
     if (!s->perform_automl && s->automl_config)
         return err_set(e, RC_INVALID_INPUT, "autoMLConfig is given but performAutoML is not true");
     if (s->perform_hpo) {
-        if (!s->hpo_config)
-            return err_set(
-                e, RC_INVALID_INPUT,
-                "performHPO: give hpoConfig with algorithmHyperParameterRanges (savor train --hpo-config FILE.json)");
         struct hpo_config c;
-        if ((rc = hpo_config_parse(s->hpo_config, recipe, &c, e))) return rc;
+        json_t *empty = json_object();
+        rc = hpo_config_parse(s->hpo_config ? s->hpo_config : empty, recipe, &c, e);
+        json_decref(empty);
+        if (rc) return rc;
         hpo_config_release(&c);
     }
     if (s->perform_automl) {
@@ -248,7 +247,10 @@ enum rc eval_at_training(struct eval_data *d, const struct eval_settings *s,
     if (s->perform_hpo) {
         struct hpo_config c;
         json_t *trials = NULL;
-        if ((rc = hpo_config_parse(s->hpo_config, out->recipe, &c, e))) goto done;
+        json_t *empty = json_object();
+        rc = hpo_config_parse(s->hpo_config ? s->hpo_config : empty, out->recipe, &c, e);
+        json_decref(empty);
+        if (rc) goto done;
         rc = hpo_run(d, out->recipe, kv, nkv, w, &c, &val, seed, &out->tuned, &out->ntuned, &trials,
                      progress, e);
         if (!rc)

@@ -657,9 +657,6 @@ enum rc engine_train(struct store *s, const struct train_request *r, char **vers
             e, RC_INVALID_INPUT,
             "no interactions to train on in dataset group %s (after eventType and eventValueThreshold)",
             r->group);
-    if (!rc) {
-        rc = item_ages(s, &group, dataset.id, &d, &ages, e);
-    }
     /* Metrics, HPO and AutoML (eval/training.h), before the final model on all the data. */
     if (!rc && r->update) {
         eo.recipe = recipe;
@@ -673,9 +670,28 @@ enum rc engine_train(struct store *s, const struct train_request *r, char **vers
         uint64_t seed = 42;
         for (size_t i = 0; recipe && i < p.n; i++)
             if (strcmp(p.v[i].name, "seed") == 0) seed = (uint64_t)p.v[i].num;
+        bool evaluates = es.evaluate || es.perform_hpo || es.perform_automl;
+        /*
+         * The evaluation trains its own copy of nearly all the data: free the
+         * full matrix meanwhile (keeping its weigher, which decides what counts)
+         * and load it again after, from the same chunks, so that peak memory
+         * stays that of one training.
+         */
+        if (evaluates) {
+            csr_free(d.ui);
+            d.ui = NULL;
+            free(d.type_masks);
+            d.type_masks = NULL;
+        }
         rc = eval_at_training(&ed, &es, recipe, rest, nrest, &w, seed, r->progress, &eo, e);
         eval_data_release(&ed);
+        if (!rc && evaluates) {
+            int64_t last_chunk = d.last_chunk;
+            train_data_release(&d);
+            rc = train_data_load_except(s, group.id, dataset.id, &w, last_chunk, NULL, &d, e);
+        }
     }
+    if (!rc) rc = item_ages(s, &group, dataset.id, &d, &ages, e);
     if (!rc && (eo.recipe != recipe || eo.ntuned)) {
         /* AutoML's recipe and HPO's values: the user's values (that recipe's), then the tuned. */
         struct param_kv *kv = xcalloc(nrest + eo.ntuned + 1, sizeof(*kv));

@@ -536,15 +536,15 @@ enum rc auth_verify_who(const struct auth_keys *keys, const struct sigv4_input *
             "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%.8s' != '%.8s', from '%s'.",
             a.date.p, amz_date, amz_date);
 
-    char now_s[17], bound_s[17];
-    sigv4_format_amz_date(in->now, now_s);
-    if (signed_at < in->now - SIGV4_MAX_SKEW_SECONDS) {
-        sigv4_format_amz_date(in->now - SIGV4_MAX_SKEW_SECONDS, bound_s);
-        return INVALID("Signature expired: %s is now earlier than %s (%s - 5 min.)", amz_date,
-                       bound_s, now_s);
-    }
-    if (signed_at > in->now + SIGV4_MAX_SKEW_SECONDS) {
-        sigv4_format_amz_date(in->now + SIGV4_MAX_SKEW_SECONDS, bound_s);
+    if (signed_at < in->now - SIGV4_MAX_SKEW_SECONDS ||
+        signed_at > in->now + SIGV4_MAX_SKEW_SECONDS) {
+        bool past = signed_at < in->now;
+        char now_s[17], bound_s[17];
+        sigv4_format_amz_date(in->now, now_s);
+        sigv4_format_amz_date(in->now + (past ? -1 : 1) * SIGV4_MAX_SKEW_SECONDS, bound_s);
+        if (past)
+            return INVALID("Signature expired: %s is now earlier than %s (%s - 5 min.)", amz_date,
+                           bound_s, now_s);
         return INVALID("Signature not yet current: %s is still later than %s (%s + 5 min.)",
                        amz_date, bound_s, now_s);
     }

@@ -158,7 +158,14 @@ static enum MHD_Result run_operation(struct server *s, struct MHD_Connection *c,
         }
         return answer_error(s, c, r, &err);
     }
-    char *text = resp ? json_dumps(resp, JSON_COMPACT) : xstrdup("{}");
+    /*
+     * Runtime answers carry float32 scores: 9 significant digits print every
+     * float exactly, and cost half of the default 17. (Elsewhere numbers such
+     * as epoch seconds with fractions need all 17.)
+     */
+    size_t flags = JSON_COMPACT;
+    if (r->route.plane == API_RUNTIME) flags |= JSON_REAL_PRECISION(9);
+    char *text = resp ? json_dumps(resp, flags) : xstrdup("{}");
     json_decref(resp);
     if (!text) {
         route_internal_error(&err, "answer could not be encoded");

@@ -12,9 +12,10 @@
 #include <strings.h>
 #include <time.h>
 
+#include <pthread.h>
+
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/sha.h>
 
 /* ---- small helpers ---- */
 
@@ -275,8 +276,8 @@ const char *sigv4_find_header(const struct sigv4_input *in, const char *name, si
     const char *found = NULL;
     size_t c = 0;
     for (size_t i = 0; i < in->nheaders; i++) {
-        if (strcasecmp(in->headers[i].name, name) == 0) {
-            if (!c) found = in->headers[i].value;
+        if (in->headers[i].name && strcasecmp(in->headers[i].name, name) == 0) {
+            if (!c) found = in->headers[i].value ? in->headers[i].value : "";
             c++;
         }
     }
@@ -411,7 +412,7 @@ static enum rc add_canonical_query(struct buf *b, const char *query)
 static enum rc add_trimall(struct buf *b, const char *v)
 {
     bool pending_space = false, any = false;
-    for (const char *p = v; *p; p++) {
+    for (const char *p = v ? v : ""; *p; p++) {
         if (is_space(*p)) {
             pending_space = any;
             continue;
@@ -444,7 +445,7 @@ static enum rc add_canonical_headers(struct buf *b, const struct sigv4_input *in
         if (!rc) rc = buf_addch(b, ':');
         bool found = false;
         for (size_t h = 0; h < in->nheaders && !rc; h++) {
-            if (strcasecmp(in->headers[h].name, name) != 0) continue;
+            if (!in->headers[h].name || strcasecmp(in->headers[h].name, name) != 0) continue;
             if (found) rc = buf_addch(b, ',');
             if (!rc) rc = add_trimall(b, in->headers[h].value);
             found = true;
@@ -481,17 +482,55 @@ enum rc sigv4_canonical_request(const struct sigv4_input *in, struct sigv4_slice
 
 /* ---- hashing and signing ---- */
 
+/*
+ * SHA-256 through an EVP_MD fetched once: OpenSSL 3's one-shot SHA256() and
+ * HMAC() look the algorithm up on every call, which costs more than hashing
+ * a request.
+ */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void)
+{
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (!sha256_md) abort(); /* libcrypto without SHA-256: nothing can be verified */
+}
+
+/* SHA-256 of the concatenation a[0..na) b[0..nb) (b may be empty). */
+static void sha256_2(const void *a, size_t na, const void *b, size_t nb, uint8_t out[32])
+{
+    pthread_once(&sha256_once, sha256_fetch);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx || !EVP_DigestInit_ex(ctx, sha256_md, NULL) || !EVP_DigestUpdate(ctx, a, na) ||
+        (nb && !EVP_DigestUpdate(ctx, b, nb)) || !EVP_DigestFinal_ex(ctx, out, NULL))
+        abort(); /* only on allocation failure, like xmalloc */
+    EVP_MD_CTX_free(ctx);
+}
+
 void sigv4_sha256_hex(const void *data, size_t n, char hex[65])
 {
-    uint8_t md[SHA256_DIGEST_LENGTH];
-    SHA256(data, n, md);
+    uint8_t md[32];
+    sha256_2(data, n, NULL, 0, md);
     to_hex(md, sizeof(md), hex);
 }
 
+/* HMAC-SHA256 (RFC 2104) for keys of at most 64 bytes, the only ones SigV4 makes after the first.
+ */
 static void hmac(const uint8_t *key, size_t key_len, const void *msg, size_t n, uint8_t out[32])
 {
-    unsigned int len = 32;
-    HMAC(EVP_sha256(), key, (int)key_len, msg, n, out, &len);
+    uint8_t k[64] = {0}, pad[64], inner[32];
+    if (key_len > 64)
+        sha256_2(key, key_len, NULL, 0, k);
+    else
+        memcpy(k, key, key_len);
+    for (size_t i = 0; i < 64; i++)
+        pad[i] = k[i] ^ 0x36;
+    sha256_2(pad, 64, msg, n, inner);
+    for (size_t i = 0; i < 64; i++)
+        pad[i] = k[i] ^ 0x5c;
+    sha256_2(pad, 64, inner, 32, out);
+    OPENSSL_cleanse(k, sizeof(k));
+    OPENSSL_cleanse(pad, sizeof(pad));
 }
 
 enum rc sigv4_signing_key(const char *secret, struct sigv4_slice date, struct sigv4_slice region,

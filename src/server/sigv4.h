@@ -19,8 +19,8 @@
 #include <time.h>
 
 struct sigv4_header {
-    const char *name; /* any case */
-    const char *value;
+    const char *name;  /* any case; NULL entries are skipped */
+    const char *value; /* NULL is taken as "" */
 };
 
 struct sigv4_input {

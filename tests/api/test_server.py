@@ -345,6 +345,20 @@ class Boto3Errors(unittest.TestCase):
         with self.assertRaises(self.p.exceptions.ResourceAlreadyExistsException):
             self.p.create_dataset_group(name=name)
 
+    def test_control_plane_in_use(self):
+        name = "t-server-inuse-%d" % os.getpid()
+        group = self.p.create_dataset_group(name=name)["datasetGroupArn"]
+        schema = self.p.create_schema(name=name, schema=json.dumps({
+            "type": "record", "name": "Interactions",
+            "namespace": "com.amazonaws.personalize.schema", "version": "1.0",
+            "fields": [{"name": "USER_ID", "type": "string"}, {"name": "ITEM_ID", "type": "string"},
+                       {"name": "TIMESTAMP", "type": "long"}]}))["schemaArn"]
+        self.p.create_dataset(name=name, datasetGroupArn=group, schemaArn=schema,
+                              datasetType="Interactions")
+        with self.assertRaises(self.p.exceptions.ResourceInUseException) as cm:
+            self.p.delete_schema(schemaArn=schema)
+        self.assertEqual(cm.exception.response["ResponseMetadata"]["HTTPStatusCode"], 400)
+
     def test_runtime_not_found_is_404(self):
         arn = "arn:aws:personalize:us-east-1:000000000000:campaign/no-such-campaign"
         with self.assertRaises(self.rt.exceptions.ResourceNotFoundException) as cm:

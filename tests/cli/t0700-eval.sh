@@ -40,6 +40,14 @@ version off >"$TMP/v.json"
 check_eq "evaluation=off: no metrics, and a note saying so" "None not evaluated: evaluation=off" \
     "$("$PY" -c 'import json,sys; v=json.load(open(sys.argv[1])); print(v.get("metrics"), v.get("metricsNote"))' "$TMP/v.json")"
 
+# The final model trains on all the data either way: evaluation changes no answer.
+UP=$(version up | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["solutionVersionArn"])')
+OFF=$(version off | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["solutionVersionArn"])')
+"$SAVOR" recommend --data-dir "$D" -v "$UP" -u user-00042 -n 25 >"$TMP/r1" 2>&1
+"$SAVOR" recommend --data-dir "$D" -v "$OFF" -u user-00042 -n 25 >"$TMP/r2" 2>&1
+check_contains "the evaluated version recommends" '"itemId"' "$TMP/r1"
+check_eq "the same recommendations with evaluation on and off" "" "$(cmp "$TMP/r1" "$TMP/r2" 2>&1)"
+
 check "train with a time split" "$SAVOR" train --data-dir "$D" -g demo -r aws-popularity-count -s timed -p evaluationSplit=time
 version timed >"$TMP/v.json"
 check_eq "time split: recorded with its cutoff, metrics present" "time True True" \
@@ -55,6 +63,9 @@ printf 'USER_ID,ITEM_ID,EVENT_VALUE,TIMESTAMP\n1,1,10,1\n1,2,20,2\n1,2,20,3\n1,2
 check "import the brief's table" "$SAVOR" import --data-dir "$B" -g blog -t interactions "$TMP/blog.csv"
 check "train on one user" "$SAVOR" train --data-dir "$B" -g blog -r aws-user-personalization
 check_contains "too little data: the metrics say why they are missing" "metrics: not evaluated" "$TMP/err"
+check_fails "HPO on too little data: the validation split says why" "performHPO: validation split" \
+    "$SAVOR" train --data-dir "$B" -g blog -r aws-user-personalization -s blog-hpo -p performHPO=true \
+    --hpo-config '{"algorithmHyperParameterRanges":{"integerHyperParameterRanges":[{"name":"factors","minValue":2,"maxValue":8}]}}'
 
 # --- savor eval ------------------------------------------------------------------
 check "savor eval: two recipes, a config, two seeds" "$SAVOR" eval --data-dir "$D" -g demo \
@@ -112,6 +123,14 @@ for c in j["configurations"]:
             assert abs(py[k] - p["metrics"][n]) < 2e-6, (c["label"], k, py[k], p["metrics"][n])
 print("ok")' "$ROOT/bench" "$TMP/e.json" "$TMP/dump")"
 
+# Deterministic: the same metrics whatever the number of threads.
+check "eval on 1 thread" "$SAVOR" eval --data-dir "$D" -g demo -r aws-user-personalization --seeds 1 --threads 1 --json "$TMP/t1.json"
+check "eval on 2 threads" "$SAVOR" eval --data-dir "$D" -g demo -r aws-user-personalization --seeds 1 --threads 2 --json "$TMP/t2.json"
+check_eq "1 and 2 threads give the same metrics" same "$("$PY" -c '
+import json, sys
+a, b = (json.load(open(f))["configurations"][0]["mean"] for f in sys.argv[1:3])
+print("same" if a == b else "differ: %s %s" % (a, b))' "$TMP/t1.json" "$TMP/t2.json")"
+
 check "savor eval with a time split" "$SAVOR" eval --data-dir "$D" -g demo -r aws-popularity-count --seeds 1 --split time --json "$TMP/t.json"
 check_eq "time split: the cutoff is recorded" True "$("$PY" -c 'import json,sys; print("cutoff" in json.load(open(sys.argv[1]))["seeds"][0])' "$TMP/t.json")"
 check_fails "eval: unknown recipe" "recipe 'aws-nope' is unknown" "$SAVOR" eval --data-dir "$D" -g demo -r aws-nope
@@ -151,8 +170,16 @@ check_eq "no solution was created for it" "{}" "$(version badhpo)"
 check_fails "HPO: an inverted range" "inverted" \
     "$SAVOR" train --data-dir "$D" -g demo -r aws-user-personalization -p performHPO=true \
     --hpo-config '{"algorithmHyperParameterRanges":{"continuousHyperParameterRanges":[{"name":"alpha","minValue":9,"maxValue":2}]}}'
-check_fails "HPO without a configuration" "give hpoConfig" \
-    "$SAVOR" train --data-dir "$D" -g demo -r aws-user-personalization -p performHPO=true
+check "HPO without ranges: the recipe's default ranges" "$SAVOR" train --data-dir "$D" -g demo \
+    -r aws-user-personalization -s tuned-default -p performHPO=true \
+    --hpo-config '{"hpoResourceConfig": {"maxNumberOfTrainingJobs": "2"}}'
+check_eq "default ranges: 2 trials over factors, regularization and alpha" \
+    "2 alpha factors regularization" "$(version tuned-default | "$PY" -c '
+import json, sys
+v = json.load(sys.stdin)
+print(len(v["hpoTrials"]), " ".join(sorted(v["hpoTrials"][1]["algorithmHyperParameters"])))')"
+check_fails "HPO of a recipe without tunable hyperparameters" "has no default ranges" \
+    "$SAVOR" train --data-dir "$D" -g demo -r aws-popularity-count -p performHPO=true
 check_fails "a bad evaluationSplit" "evaluationSplit: 'weekly' is not users or time" \
     "$SAVOR" train --data-dir "$D" -g demo -r aws-user-personalization -p evaluationSplit=weekly
 

@@ -385,6 +385,22 @@ static void test_hpo_config_errors(void **state)
         assert_int_equal(parse_hpo(bad[i].json, &e), RC_INVALID_INPUT);
         if (!strstr(e.msg, bad[i].msg)) fail_msg("case %zu: '%s' lacks '%s'", i, e.msg, bad[i].msg);
     }
+    /* Without ranges: every recipe's defaults parse, except popularity-count's (none). */
+    for (size_t i = 0; recipe_table[i]; i++) {
+        json_t *empty = json_object();
+        struct hpo_config c;
+        err_clear(&e);
+        enum rc rc = hpo_config_parse(empty, recipe_table[i], &c, &e);
+        json_decref(empty);
+        if (recipe_table[i] == &recipe_popularity_count) {
+            assert_int_equal(rc, RC_INVALID_INPUT);
+            assert_non_null(strstr(e.msg, "no default ranges"));
+            continue;
+        }
+        if (rc) fail_msg("%s: %s", recipe_table[i]->name, e.msg);
+        assert_true(c.nranges > 0 && c.max_jobs == 8);
+        hpo_config_release(&c);
+    }
     /* Personalize's own shape, resource values as strings, alias names. */
     assert_int_equal(
         parse_hpo("{\"hpoObjective\":{\"type\":\"Maximize\",\"metricName\":\"precision_at_25\","

@@ -61,7 +61,7 @@ static void req_release(struct req *r)
 static ssize_t header_index(const struct req *r, const char *name)
 {
     for (size_t i = 0; i < r->in.nheaders; i++)
-        if (strcasecmp(r->headers[i].name, name) == 0) return (ssize_t)i;
+        if (r->headers[i].name && strcasecmp(r->headers[i].name, name) == 0) return (ssize_t)i;
     return -1;
 }
 
@@ -513,6 +513,23 @@ static void no_keys_means_off(void **state)
     auth_keys_free(k);
 }
 
+/* A server may hand over NULL names or values: skipped and "" respectively, never a crash. */
+static void null_header_entries(void **state)
+{
+    UNUSED(state);
+    struct auth_keys *k = fixture_keys();
+    struct req r;
+    req_from(&r, &sigv4_fixtures[3]);
+    add_header(&r, NULL, NULL);
+    add_header(&r, "X-Ignored", NULL);
+    expect_ok(k, &r, sigv4_fixtures[3].name, "with NULL header entries");
+    set_header(&r, (size_t)header_index(&r, "x-amz-date"), NULL);
+    expect_fail(k, &r, sigv4_fixtures[3].name, "X-Amz-Date NULL", 400,
+                "IncompleteSignatureException", "X-Amz-Date must be");
+    req_release(&r);
+    auth_keys_free(k);
+}
+
 /* AWS's worked example ("Examples of the complete Signature Version 4 signing process", IAM). */
 static void aws_documentation_example(void **state)
 {
@@ -715,6 +732,7 @@ int main(void)
         cmocka_unit_test(content_sha256_header),
         cmocka_unit_test(region_restriction),
         cmocka_unit_test(no_keys_means_off),
+        cmocka_unit_test(null_header_entries),
         cmocka_unit_test(aws_documentation_example),
         cmocka_unit_test(parse_authorization_cases),
         cmocka_unit_test(amz_dates),
