@@ -34,6 +34,7 @@
     5.0                         /* a cached tracker or dataset is re-read this often (deletes) \
                                  */
 #define WRITER_IDLE_SECONDS 1.0 /* idle writer: look for chunks appended by imports */
+#define WRITER_LOCK_TRIES   6   /* BEGIN attempts (each waits the busy timeout) */
 #define EVENTS_MAX          10
 #define PROPERTIES_MAX      1024 /* EventPropertiesJSON */
 #define ITEM_PROPERTIES_MAX 24262
@@ -857,11 +858,10 @@ enum rc api_put_users(struct api_ctx *ctx, const json_t *req, json_t **resp, str
 
 static void group_maps_drop(struct event_writer *w)
 {
-    struct group_maps *g;
-    VEC_FOREACH (&w->groups, g) {
+    /* Index loops: VEC_FOREACH on an empty vector would add 0 to NULL. */
+    for (size_t i = 0; i < w->groups.n; i++)
         for (int k = 0; k < 3; k++)
-            strmap_free(g->maps[k]);
-    }
+            strmap_free(w->groups.v[i].maps[k]);
     w->groups.n = 0;
 }
 
@@ -1015,8 +1015,8 @@ static enum rc write_batch(struct event_writer *w, struct submission *list,
         if (!rc) rc = store_interactions_last_id(w->store, c->t->dataset_id, &c->id, e);
         buf_release(&blob);
     }
-    struct group_maps *g;
-    VEC_FOREACH (&w->groups, g) {
+    for (size_t i = 0; i < w->groups.n && !rc; i++) {
+        struct group_maps *g = &w->groups.v[i];
         for (int k = 0; k < 3 && !rc; k++) {
             if (!g->maps[k] || strmap_count(g->maps[k]) == g->stored[k]) continue;
             rc = store_idmap_append(w->store, g->group_id, (enum id_space)k, g->maps[k],
@@ -1032,10 +1032,18 @@ static void process(struct event_writer *w, struct submission *list)
     struct pending_chunk *chunks = NULL;
     size_t nchunks = 0;
     uint64_t nev = 0, nent = 0;
-    struct group_maps *g;
-    VEC_FOREACH (&w->groups, g)
-        g->current = false;
+    for (size_t i = 0; i < w->groups.n; i++)
+        w->groups.v[i].current = false;
     enum rc rc = store_begin(w->store, &e);
+    /*
+     * A long import holds SQLite's write lock past the store's busy timeout
+     * (10 s): keep the callers waiting rather than fail them, up to a minute.
+     */
+    for (int tries = 1; rc == RC_DB && strstr(e.msg, "locked") && tries < WRITER_LOCK_TRIES;
+         tries++) {
+        log_warn("events", "the store is locked by another writer; waiting (%d)", tries);
+        rc = store_begin(w->store, &e);
+    }
     if (!rc) rc = write_batch(w, list, &chunks, &nchunks, &nev, &nent, &e);
     if (!rc) rc = store_commit(w->store, &e);
     if (rc) {
@@ -1045,10 +1053,11 @@ static void process(struct event_writer *w, struct submission *list)
         log_error("events", "a batch of %llu events and %llu rows was not written: %s",
                   (unsigned long long)nev, (unsigned long long)nent, e.msg);
     } else {
-        VEC_FOREACH (&w->groups, g) {
-            for (int k = 0; k < 3; k++)
+        for (size_t i = 0; i < w->groups.n; i++)
+            for (int k = 0; k < 3; k++) {
+                struct group_maps *g = &w->groups.v[i];
                 if (g->maps[k]) g->stored[k] = strmap_count(g->maps[k]);
-        }
+            }
         for (size_t i = 0; w->models && i < nchunks; i++) {
             struct pending_chunk *c = &chunks[i];
             struct interaction_chunk ic = {.id = c->id,

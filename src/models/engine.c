@@ -929,9 +929,8 @@ void model_close(struct model *m)
     event_weigher_release(&m->weigher);
     strmap_free(m->users);
     strmap_free(m->items);
-    struct recent_user *ru;
-    VEC_FOREACH (&m->recent.users, ru)
-        free(ru->v);
+    for (size_t i = 0; i < m->recent.users.n; i++)
+        free(m->recent.users.v[i].v);
     VEC_FREE(&m->recent.users);
     strmap_free(m->recent.ids);
     pthread_rwlock_destroy(&m->recent.lock);
