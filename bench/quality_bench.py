@@ -4,7 +4,7 @@
 usage: /usr/bin/python3 bench/quality_bench.py [--seeds 1,2,3,4,5]
            [--datasets ml-100k,ml-latest-small] [--data ../shared/data]
            [--savor build/savor] [--out bench/out/quality]
-           [--no-savor-ease] [--no-recency] [--recency-days 90]
+           [--no-savor-als] [--recency] [--recency-days 90]
            [--ials-grid full|small] [--ials-grid-seeds all|first]
 
 Run through bench/quality. Per dataset:
@@ -143,14 +143,19 @@ def run(cmd, **kw):
 
 def savor_recipes(args):
     r = [("savor aws-user-personalization (defaults)", "aws-user-personalization", [])]
-    if args.savor_ease:
-        r.append(("savor aws-user-personalization model=ease", "aws-user-personalization",
-                  ["model=ease"]))
+    if args.savor_als:
+        # The default is EASE on these catalogs (model=auto); iALS for comparison.
+        r.append(("savor aws-user-personalization model=als", "aws-user-personalization",
+                  ["model=als"]))
     if args.recency:
         r.append(("savor aws-user-personalization recencyHalfLifeDays=%g" % args.recency_days,
                   "aws-user-personalization", ["recencyHalfLifeDays=%g" % args.recency_days]))
     r.append(("savor aws-popularity-count", "aws-popularity-count", []))
     return r
+
+
+DEFAULT_LABELS = {"savor aws-user-personalization (defaults)"}
+EXCLUDE_SEEN = 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("*")'
 
 
 def savor_eval(args, train_csv, history, held_items, n_catalog, failures):
@@ -176,9 +181,11 @@ def savor_eval(args, train_csv, history, held_items, n_catalog, failures):
             recs, short = {}, 0
             t0 = time.time()
             for u in held_items:
-                n = min(500, K + len(history[u]))
+                # Seen items are excluded the way a Personalize user would: with
+                # a filter, so every user gets K unseen items however long their
+                # history (the list is still checked against the history).
                 cmd = [args.savor, "recommend", "--data-dir", d, "-v", arn, "-u", u,
-                       "-n", str(n)]
+                       "-n", str(K), "--filter", EXCLUDE_SEEN]
                 got = [x["itemId"] for x in json.loads(run(cmd))["itemList"]]
                 lst = [x for x in got if x not in history[u]][:K]
                 short += len(lst) < K
@@ -286,8 +293,9 @@ def main():
     ap.add_argument("--savor", default=os.path.join(ROOT, "build", "savor"))
     ap.add_argument("--out", default=os.path.join(HERE, "out", "quality"))
     ap.add_argument("--tmp", default=None)
-    ap.add_argument("--no-savor-ease", dest="savor_ease", action="store_false")
-    ap.add_argument("--no-recency", dest="recency", action="store_false")
+    ap.add_argument("--no-savor-als", dest="savor_als", action="store_false")
+    ap.add_argument("--recency", action="store_true",
+                    help="also train with recencyHalfLifeDays (training-time decay)")
     ap.add_argument("--recency-days", type=float, default=90)
     ap.add_argument("--ials-grid", choices=["full", "small"], default="full")
     ap.add_argument("--ials-grid-seeds", choices=["all", "first"], default="all")
@@ -440,11 +448,16 @@ def main():
             for label, res in r["rows"].items():
                 if label == "savor aws-popularity-count":
                     continue
+                # The bar is about recipes with their defaults; rows with other
+                # settings are shown for information.
+                counts = label in DEFAULT_LABELS
                 ok = res["NDCG@10"] > pop["NDCG@10"] and res["P@10"] > pop["P@10"]
-                bar_met &= ok
-                print("- %s / popularity: NDCG@10 %.2fx, P@10 %.2fx (%s)" % (
+                if counts:
+                    bar_met &= ok
+                print("- %s / popularity: NDCG@10 %.2fx, P@10 %.2fx (%s%s)" % (
                     label, res["NDCG@10"] / pop["NDCG@10"], res["P@10"] / pop["P@10"],
-                    "beats it" if ok else "does NOT beat it"))
+                    "beats it" if ok else "does NOT beat it",
+                    "" if counts else "; a setting, not part of the bar"))
         shorts = {l: v["_short"] for l, v in r["rows"].items() if v.get("_short")}
         if shorts:
             print("- users with fewer than 25 unseen items from savor (500 cap): %s" % shorts)
