@@ -259,11 +259,18 @@ static const struct {
     const char *recipe;
     const char *ranges;
 } default_ranges[] = {
+    /*
+     * Both models' parameters: model=auto picks EASE or ALS by catalog size,
+     * and the other model's parameters are simply not used by a trial.
+     */
     {"aws-user-personalization",
-     "{\"integerHyperParameterRanges\": [{\"name\": \"factors\", \"minValue\": 16, \"maxValue\": 256}],"
+     "{\"integerHyperParameterRanges\": [{\"name\": \"factors\", \"minValue\": 16, \"maxValue\": 256},"
+     " {\"name\": \"history_recent_items\", \"minValue\": 0, \"maxValue\": 20}],"
      " \"continuousHyperParameterRanges\": [{\"name\": \"regularization\", \"minValue\": 0.01,"
      " \"maxValue\": 2, \"scalingType\": \"Logarithmic\"}, {\"name\": \"alpha\", \"minValue\": 1,"
-     " \"maxValue\": 100, \"scalingType\": \"Logarithmic\"}]}"},
+     " \"maxValue\": 100, \"scalingType\": \"Logarithmic\"}, {\"name\": \"l2\", \"minValue\": 10,"
+     " \"maxValue\": 2000, \"scalingType\": \"Logarithmic\"}, {\"name\": \"history_half_life\","
+     " \"minValue\": 1, \"maxValue\": 50, \"scalingType\": \"Logarithmic\"}]}"},
     {"aws-sims",
      "{\"continuousHyperParameterRanges\": [{\"name\": \"popularity_discount_factor\", \"minValue\": 0,"
      " \"maxValue\": 1, \"scalingType\": \"Linear\"}], \"integerHyperParameterRanges\": [{\"name\":"

@@ -173,8 +173,8 @@ check_fails "HPO: an inverted range" "inverted" \
 check "HPO without ranges: the recipe's default ranges" "$SAVOR" train --data-dir "$D" -g demo \
     -r aws-user-personalization -s tuned-default -p performHPO=true \
     --hpo-config '{"hpoResourceConfig": {"maxNumberOfTrainingJobs": "2"}}'
-check_eq "default ranges: 2 trials over factors, regularization and alpha" \
-    "2 alpha factors regularization" "$(version tuned-default | "$PY" -c '
+check_eq "default ranges: 2 trials over both models' parameters and answer-time recency" \
+    "2 alpha factors history_half_life history_recent_items l2 regularization" "$(version tuned-default | "$PY" -c '
 import json, sys
 v = json.load(sys.stdin)
 print(len(v["hpoTrials"]), " ".join(sorted(v["hpoTrials"][1]["algorithmHyperParameters"])))')"
