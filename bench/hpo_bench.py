@@ -9,7 +9,7 @@ Per dataset:
  1. Convert with scripts/convert-movielens.py and import the interactions into
     a fresh data directory.
  2. Train aws-user-personalization with its defaults, and again with
-    performHPO=true over factors, regularization and alpha (random search,
+    performHPO=true over the recipe's default ranges (random search,
     --jobs trials, objective NDCG@10 on a validation split cut from the
     training users only). Both versions report their metrics on the same test
     split (Personalize's protocol, seed 42), which HPO never reads.
@@ -40,14 +40,16 @@ SHOW = [("NDCG@10", OBJ), ("P@10", "precision_at_10"), ("NDCG@25",
 HPO = {
     "hpoObjective": {"type": "Maximize", "metricName": OBJ},
     "hpoResourceConfig": {"maxNumberOfTrainingJobs": "12", "maxParallelTrainingJobs": "1"},
-    "algorithmHyperParameterRanges": {
-        "integerHyperParameterRanges": [{"name": "hidden_dimension", "minValue": 16,
-                                         "maxValue": 256}],
-        "continuousHyperParameterRanges": [
-            {"name": "regularization", "minValue": 0.01, "maxValue": 10,
-             "scalingType": "Logarithmic"},
-            {"name": "alpha", "minValue": 1, "maxValue": 100, "scalingType": "Logarithmic"}]},
+    # No algorithmHyperParameterRanges: the recipe's default ranges (docs/evaluation.md),
+    # which cover both models model=auto may pick and the answer-time recency.
 }
+
+
+def fmt(v):
+    try:
+        return "%.4g" % float(v)
+    except (TypeError, ValueError):
+        return str(v)
 
 
 def log(msg):
@@ -139,8 +141,8 @@ def main():
         print("| version | %s | train s |" % " | ".join(n for n, _ in SHOW))
         print("|---|%s---:|" % ("---:|" * len(SHOW)))
         tuned = vh["tunedHPOParams"]["algorithmHyperParameters"]
-        label = "HPO: factors=%s regularization=%.4g alpha=%.4g" % (
-            tuned["factors"], float(tuned["regularization"]), float(tuned["alpha"]))
+        keys = sorted(vh["hpoTrials"][0]["algorithmHyperParameters"])
+        label = "HPO: " + " ".join("%s=%s" % (k, fmt(tuned[k])) for k in keys if k in tuned)
         for name, m, t in (("defaults", md, t_d), (label, mh, t_h)):
             print("| %s | %s | %.1f |" % (name, " | ".join("%.4f" % m[k] for _, k in SHOW), t))
         better = mh[OBJ] >= md[OBJ]
@@ -151,12 +153,12 @@ def main():
         print()
         print("HPO trials (validation split):")
         print()
-        print("| trial | factors | regularization | alpha | NDCG@10 (validation) | s |")
-        print("|---:|---:|---:|---:|---:|---:|")
+        print("| trial | %s | NDCG@10 (validation) | s |" % " | ".join(keys))
+        print("|---:|%s---:|---:|" % ("---:|" * len(keys)))
         for t in vh["hpoTrials"]:
             hp = t["algorithmHyperParameters"]
-            print("| %d | %s | %.4g | %.4g | %.4f | %.1f |" % (
-                t["trial"], hp["factors"], float(hp["regularization"]), float(hp["alpha"]),
+            print("| %d | %s | %.4f | %.1f |" % (
+                t["trial"], " | ".join(fmt(hp.get(k, "")) for k in keys),
                 t["objective"], t["seconds"]))
         mo, mn = statistics.median(off), statistics.median(on)
         print()
