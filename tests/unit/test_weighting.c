@@ -176,10 +176,53 @@ static void test_filters_and_type_weights(void **state)
     unload(&f);
 }
 
+/*
+ * Answer-time recency: the latest 'recent' items keep their weight, older ones
+ * halve every 'half_life' newer items; items at the same time share a rank.
+ */
+static void test_answer_recency(void **state)
+{
+    (void)state;
+    /* Times (not in order): item k was last seen at t[k]; two items share t = 50. */
+    const int64_t t[6] = {10, 60, 50, 70, 50, 20};
+    float w[6] = {1, 1, 1, 1, 1, 2};
+    struct answer_recency r = {.recent = 1, .half_life = 2};
+    answer_recency_apply(&r, t, w, 6);
+    /* newer items: 10 -> 5, 60 -> 1, 50 -> 2 (shared), 70 -> 0, 20 -> 4 */
+    assert_float_equal(w[3], 1.0f, 1e-6);                     /* newest */
+    assert_float_equal(w[1], 1.0f, 1e-6);                     /* within 'recent' */
+    assert_float_equal(w[2], (float)exp2(-0.5), 1e-6);        /* (2 - 1) / 2 */
+    assert_float_equal(w[4], w[2], 0);                        /* same time, same weight */
+    assert_float_equal(w[5], 2.0f * (float)exp2(-1.5), 1e-6); /* (4 - 1) / 2, times its own 2 */
+    assert_float_equal(w[0], (float)exp2(-2.0), 1e-6);        /* (5 - 1) / 2 */
+
+    /* Off, or a history no longer than recent + 1: unchanged. */
+    float v[3] = {1, 2, 3};
+    struct answer_recency off = {.recent = 5, .half_life = 0};
+    answer_recency_apply(&off, t, v, 3);
+    struct answer_recency small = {.recent = 2, .half_life = 1};
+    answer_recency_apply(&small, t, v, 3);
+    assert_float_equal(v[0], 1.0f, 0);
+    assert_float_equal(v[1], 2.0f, 0);
+    assert_float_equal(v[2], 3.0f, 0);
+
+    /* A very old item fades but stays in the history (w > 0). */
+    int64_t many[200];
+    float wm[200];
+    for (int k = 0; k < 200; k++) {
+        many[k] = k;
+        wm[k] = 1;
+    }
+    answer_recency_apply(&(struct answer_recency){.recent = 0, .half_life = 1}, many, wm, 200);
+    assert_true(wm[0] > 0);
+    assert_float_equal(wm[199], 1.0f, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_brief_example_orders_2_1_3),
+        cmocka_unit_test(test_answer_recency),
         cmocka_unit_test(test_filters_and_type_weights),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
