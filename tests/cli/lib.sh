@@ -84,6 +84,43 @@ store_fingerprint() {
     "$SAVOR" describe --data-dir "$1" | grep -v -e DateTime
 }
 
+# The API tests drive savor with Debian's boto3 (scripts/install-deps.sh installs
+# it); without it they skip with a message. Sets PY.
+require_boto3() {
+    PY=/usr/bin/python3
+    if ! "$PY" -c 'import boto3' 2>/dev/null; then
+        echo "# skipped: Debian's python3-boto3 is not installed (scripts/install-deps.sh)"
+        finish
+        exit
+    fi
+}
+
+# start_server DATA_DIR LOG [OPTIONS...]: `savor serve` on a free port in the
+# background (its stdout in $TMP/serve.out, stderr in LOG); sets SERVER_PID and
+# PORT, or fails the test.
+start_server() {
+    dir=$1
+    log=$2
+    shift 2
+    : >"$TMP/serve.out"
+    "$SAVOR" serve --data-dir "$dir" --listen 127.0.0.1:0 "$@" >"$TMP/serve.out" 2>"$log" &
+    SERVER_PID=$!
+    PORT=
+    i=0
+    while [ $i -lt 200 ]; do
+        PORT=$(sed -n 's|^savor: serving on http://[0-9.]*:\([0-9]*\)$|\1|p' "$TMP/serve.out")
+        [ -n "$PORT" ] && break
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.1
+        i=$((i + 1))
+    done
+    if [ -z "$PORT" ]; then
+        _not_ok "server started" "$(cat "$log")"
+        finish
+        exit 1
+    fi
+}
+
 finish() {
     echo "# $COUNT checks, $FAILED failed"
     [ "$FAILED" -eq 0 ]

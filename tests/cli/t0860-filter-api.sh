@@ -5,12 +5,7 @@
 # and a batch inference job with a filter.
 . "$(dirname "$0")/lib.sh"
 
-PY=/usr/bin/python3
-if ! "$PY" -c 'import boto3' 2>/dev/null; then
-    echo "# skipped: Debian's python3-boto3 is not installed (scripts/install-deps.sh)"
-    finish
-    exit
-fi
+require_boto3
 export AWS_ACCESS_KEY_ID=AKIDSAVORTEST AWS_SECRET_ACCESS_KEY=savor-test-secret
 export AWS_DEFAULT_REGION=us-east-1 AWS_PAGER= AWS_CONFIG_FILE=/dev/null
 export AWS_SHARED_CREDENTIALS_FILE=/dev/null

@@ -5,12 +5,7 @@
 # error shapes, SIGTERM. Also the command's own refusals.
 . "$(dirname "$0")/lib.sh"
 
-PY=/usr/bin/python3
-if ! "$PY" -c 'import boto3' 2>/dev/null; then
-    echo "# skipped: Debian's python3-boto3 is not installed (scripts/install-deps.sh)"
-    finish
-    exit
-fi
+require_boto3
 
 check_fails "serve: a bad --listen is a usage error" "--listen: listen address 'nowhere'" \
     "$SAVOR" serve --data-dir "$TMP/never" --listen nowhere
@@ -20,30 +15,6 @@ check_fails "serve: a missing --allow-path directory is refused" "--allow-path '
     "$SAVOR" serve --data-dir "$(new_data_dir)" --listen 127.0.0.1:0 --allow-path "$TMP/missing"
 check_fails "serve: no keys, non-loopback address: refuses to start" "non-loopback" \
     "$SAVOR" serve --data-dir "$(new_data_dir)" --listen 0.0.0.0:0
-
-# start_server DATA_DIR LOG [OPTIONS...]: start `savor serve` on a free port in
-# the background; sets SERVER_PID and PORT, or fails the test.
-start_server() {
-    dir=$1
-    log=$2
-    shift 2
-    "$SAVOR" serve --data-dir "$dir" --listen 127.0.0.1:0 "$@" >"$TMP/serve.out" 2>"$log" &
-    SERVER_PID=$!
-    PORT=
-    i=0
-    while [ $i -lt 100 ]; do
-        PORT=$(sed -n 's|^savor: serving on http://127\.0\.0\.1:\([0-9]*\)$|\1|p' "$TMP/serve.out")
-        [ -n "$PORT" ] && break
-        kill -0 "$SERVER_PID" 2>/dev/null || break
-        sleep 0.1
-        i=$((i + 1))
-    done
-    if [ -z "$PORT" ]; then
-        _not_ok "server started" "$(cat "$log")"
-        finish
-        exit 1
-    fi
-}
 
 D=$(new_data_dir)
 IDLE=2

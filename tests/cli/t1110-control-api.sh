@@ -5,41 +5,11 @@
 # of the server with a job left behind.
 . "$(dirname "$0")/lib.sh"
 
-PY=/usr/bin/python3
-if ! "$PY" -c 'import boto3' 2>/dev/null; then
-    echo "# skipped: Debian's python3-boto3 is not installed (scripts/install-deps.sh)"
-    finish
-    exit
-fi
+require_boto3
 
 export AWS_ACCESS_KEY_ID=AKIDSAVORTEST AWS_SECRET_ACCESS_KEY=savor-test-secret
 export AWS_DEFAULT_REGION=us-east-1 AWS_PAGER= AWS_CONFIG_FILE=/dev/null
 export AWS_SHARED_CREDENTIALS_FILE=/dev/null
-
-# start_server DATA_DIR LOG [OPTIONS...]: `savor serve` on a free port in the
-# background; sets SERVER_PID and PORT, or fails the test.
-start_server() {
-    dir=$1
-    log=$2
-    shift 2
-    : >"$TMP/serve.out"
-    "$SAVOR" serve --data-dir "$dir" --listen 127.0.0.1:0 "$@" >"$TMP/serve.out" 2>"$log" &
-    SERVER_PID=$!
-    PORT=
-    i=0
-    while [ $i -lt 100 ]; do
-        PORT=$(sed -n 's|^savor: serving on http://127\.0\.0\.1:\([0-9]*\)$|\1|p' "$TMP/serve.out")
-        [ -n "$PORT" ] && break
-        kill -0 "$SERVER_PID" 2>/dev/null || break
-        sleep 0.1
-        i=$((i + 1))
-    done
-    if [ -z "$PORT" ]; then
-        _not_ok "server started" "$(cat "$log")"
-        finish
-        exit 1
-    fi
-}
 
 IN="$TMP/in"
 OUT="$TMP/outside"

@@ -4,36 +4,7 @@
 # user's next recommendations (tests/api/events_durability.py).
 . "$(dirname "$0")/lib.sh"
 
-PY=/usr/bin/python3
-if ! "$PY" -c 'import boto3' 2>/dev/null; then
-    echo "# skipped: Debian's python3-boto3 is not installed (scripts/install-deps.sh)"
-    finish
-    exit
-fi
-
-# start_server DATA_DIR LOG [OPTIONS...]: sets SERVER_PID and PORT, or fails the test.
-start_server() {
-    dir=$1
-    log=$2
-    shift 2
-    : >"$TMP/serve.out"
-    "$SAVOR" serve --data-dir "$dir" --listen 127.0.0.1:0 "$@" >"$TMP/serve.out" 2>"$log" &
-    SERVER_PID=$!
-    PORT=
-    i=0
-    while [ $i -lt 200 ]; do
-        PORT=$(sed -n 's|^savor: serving on http://127\.0\.0\.1:\([0-9]*\)$|\1|p' "$TMP/serve.out")
-        [ -n "$PORT" ] && break
-        kill -0 "$SERVER_PID" 2>/dev/null || break
-        sleep 0.1
-        i=$((i + 1))
-    done
-    if [ -z "$PORT" ]; then
-        _not_ok "server started" "$(cat "$log")"
-        finish
-        exit 1
-    fi
-}
+require_boto3
 
 D=$(new_data_dir)
 export SAVOR_TMP="$TMP" PYTHONPATH="$ROOT/tests/api"

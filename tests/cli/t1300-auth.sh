@@ -5,38 +5,8 @@
 # wrong, stale and missing signatures) against a server with three keys.
 . "$(dirname "$0")/lib.sh"
 
-PY=/usr/bin/python3
-if ! "$PY" -c 'import boto3' 2>/dev/null; then
-    echo "# skipped: Debian's python3-boto3 is not installed (scripts/install-deps.sh)"
-    finish
-    exit
-fi
+require_boto3
 unset SAVOR_ACCESS_KEY_ID SAVOR_SECRET_ACCESS_KEY
-
-# start_server DATA_DIR LOG [OPTIONS...]: `savor serve` on a free loopback port in the
-# background; sets SERVER_PID and PORT, or fails the test.
-start_server() {
-    dir=$1
-    log=$2
-    shift 2
-    : >"$TMP/serve.out"
-    "$SAVOR" serve --data-dir "$dir" --listen 127.0.0.1:0 "$@" >"$TMP/serve.out" 2>"$log" &
-    SERVER_PID=$!
-    PORT=
-    i=0
-    while [ $i -lt 100 ]; do
-        PORT=$(sed -n 's|^savor: serving on http://[0-9.]*:\([0-9]*\)$|\1|p' "$TMP/serve.out")
-        [ -n "$PORT" ] && break
-        kill -0 "$SERVER_PID" 2>/dev/null || break
-        sleep 0.1
-        i=$((i + 1))
-    done
-    if [ -z "$PORT" ]; then
-        _not_ok "server started" "$(cat "$log")"
-        finish
-        exit 1
-    fi
-}
 
 stop_server() {
     kill -TERM "$SERVER_PID"
