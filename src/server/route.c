@@ -5,7 +5,6 @@
 #include "server/route.h"
 #include "common/utf8.h"
 
-#include <stdarg.h>
 
 /* The restJson1 operations, by path. */
 static const struct {
@@ -19,20 +18,6 @@ static const struct {
     {"/items", "PutItems", API_EVENTS},
     {"/users", "PutUsers", API_EVENTS},
 };
-
-static enum rc fail(struct api_error *err, int status, const char *type, const char *fmt, ...)
-    PRINTF_LIKE(4, 5);
-
-static enum rc fail(struct api_error *err, int status, const char *type, const char *fmt, ...)
-{
-    err->status = status;
-    err->type = type;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->message, sizeof(err->message), fmt, ap);
-    va_end(ap);
-    return RC_INVALID_INPUT;
-}
 
 /* Copy at most 'max' printable ASCII characters of untrusted 's' for a message. */
 static void excerpt(const char *s, char *dst, size_t max)
@@ -61,28 +46,28 @@ enum rc route_find(const char *method, const char *path, const char *target, str
         bool health = path[1] == 'h';
         out->kind = health ? ROUTE_HEALTHZ : ROUTE_METRICS;
         out->name = health ? "healthz" : "metrics";
-        if (!get) return fail(err, 405, "UnknownOperationException", "%s takes GET", path);
+        if (!get) return api_fail(err, 405, "UnknownOperationException", "%s takes GET", path);
         return RC_OK;
     }
 
     if (strcmp(path, "/") == 0) {
         out->plane = API_CONTROL;
         if (!post)
-            return fail(err, 405, "UnknownOperationException",
-                        "the control plane takes POST / with X-Amz-Target");
+            return api_fail(err, 405, "UnknownOperationException",
+                            "the control plane takes POST / with X-Amz-Target");
         if (!target || !*target)
-            return fail(err, 400, "UnknownOperationException",
-                        "missing X-Amz-Target header (expected " ROUTE_TARGET_PREFIX
-                        "<Operation>)");
+            return api_fail(err, 400, "UnknownOperationException",
+                            "missing X-Amz-Target header (expected " ROUTE_TARGET_PREFIX
+                            "<Operation>)");
         size_t plen = strlen(ROUTE_TARGET_PREFIX);
         excerpt(target, shown, sizeof(shown));
         if (strncmp(target, ROUTE_TARGET_PREFIX, plen) != 0)
-            return fail(err, 400, "UnknownOperationException",
-                        "X-Amz-Target '%s' is not an Amazon Personalize operation", shown);
+            return api_fail(err, 400, "UnknownOperationException",
+                            "X-Amz-Target '%s' is not an Amazon Personalize operation", shown);
         const struct api_op *op = api_find(target + plen);
         if (!op || op->plane != API_CONTROL)
-            return fail(err, 400, "UnknownOperationException",
-                        "unknown operation '%s' in X-Amz-Target", shown);
+            return api_fail(err, 400, "UnknownOperationException",
+                            "unknown operation '%s' in X-Amz-Target", shown);
         out->kind = ROUTE_OPERATION;
         out->op = op;
         out->name = op->name;
@@ -92,11 +77,11 @@ enum rc route_find(const char *method, const char *path, const char *target, str
     for (size_t i = 0; i < ARRAY_SIZE(rest_routes); i++) {
         if (strcmp(path, rest_routes[i].path) != 0) continue;
         out->plane = rest_routes[i].plane;
-        if (!post) return fail(err, 405, "UnknownOperationException", "%s takes POST", path);
+        if (!post) return api_fail(err, 405, "UnknownOperationException", "%s takes POST", path);
         const struct api_op *op = api_find(rest_routes[i].op);
         if (!op || op->plane != rest_routes[i].plane)
-            return fail(err, 404, "UnknownOperationException",
-                        "%s is not implemented by this server", rest_routes[i].op);
+            return api_fail(err, 404, "UnknownOperationException",
+                            "%s is not implemented by this server", rest_routes[i].op);
         out->kind = ROUTE_OPERATION;
         out->op = op;
         out->name = op->name;
@@ -105,7 +90,7 @@ enum rc route_find(const char *method, const char *path, const char *target, str
     char verb[16];
     excerpt(method, verb, sizeof(verb));
     excerpt(path, shown, sizeof(shown));
-    return fail(err, 404, "UnknownOperationException", "no operation at %s %s", verb, shown);
+    return api_fail(err, 404, "UnknownOperationException", "no operation at %s %s", verb, shown);
 }
 
 enum rc route_parse_body(const char *body, size_t len, json_t **out, struct api_error *err)
@@ -117,13 +102,13 @@ enum rc route_parse_body(const char *body, size_t len, json_t **out, struct api_
     json_error_t je;
     json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
     if (!j)
-        return fail(err, 400, "SerializationException",
-                    "request body is not valid JSON (line %d, column %d): %s", je.line, je.column,
-                    je.text);
+        return api_fail(err, 400, "SerializationException",
+                        "request body is not valid JSON (line %d, column %d): %s", je.line,
+                        je.column, je.text);
     if (!json_is_object(j)) {
         json_decref(j);
-        return fail(err, 400, "SerializationException",
-                    "request body must be a JSON object, not an array or a scalar");
+        return api_fail(err, 400, "SerializationException",
+                        "request body must be a JSON object, not an array or a scalar");
     }
     *out = j;
     return RC_OK;
@@ -136,7 +121,7 @@ const char *route_content_type(enum api_plane plane)
 
 void route_internal_error(struct api_error *err, const char *what)
 {
-    fail(err, 500, "InternalFailure", "internal error: %s", what);
+    api_fail(err, 500, "InternalFailure", "internal error: %s", what);
 }
 
 char *route_error_json(const struct api_error *err, size_t *len)
