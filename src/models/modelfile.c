@@ -273,15 +273,12 @@ static enum rc sync_dir(const char *path, struct err *e)
     return rc;
 }
 
-enum rc modelfile_write(struct modelfile_writer *w, const char *path, struct err *e)
+/*
+ * Fill the header and section table at 'head' (zeroed, table_end bytes), each
+ * section at the next aligned offset; returns the file size.
+ */
+static uint64_t fill_head(const struct modelfile_writer *w, unsigned char *head, uint64_t table_end)
 {
-    enum rc rc = check_kind(w, e);
-    if (rc) return rc;
-    if (!path || !*path) return err_set(e, RC_INVALID_INPUT, "model file: empty path");
-
-    /* Header and table, with every section's place. */
-    uint64_t table_end = HDR_SIZE + (uint64_t)w->n * ENT_SIZE;
-    unsigned char *head = xcalloc(1, (size_t)table_end);
     uint64_t pos = table_end;
     for (uint32_t i = 0; i < w->n; i++) {
         const struct wsection *s = &w->secs[i];
@@ -301,6 +298,18 @@ enum rc modelfile_write(struct modelfile_writer *w, const char *path, struct err
     put_u32(head + HDR_COUNT, w->n);
     put_u64(head + HDR_FILE_SIZE, pos);
     put_u32(head + HDR_CRC, header_crc(head, table_end));
+    return pos;
+}
+
+enum rc modelfile_write(struct modelfile_writer *w, const char *path, struct err *e)
+{
+    enum rc rc = check_kind(w, e);
+    if (rc) return rc;
+    if (!path || !*path) return err_set(e, RC_INVALID_INPUT, "model file: empty path");
+
+    uint64_t table_end = HDR_SIZE + (uint64_t)w->n * ENT_SIZE, pos;
+    unsigned char *head = xcalloc(1, (size_t)table_end);
+    fill_head(w, head, table_end);
 
     char *tmp = xasprintf("%s.tmp-%ld", path, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -345,26 +354,13 @@ enum rc modelfile_write_memory(struct modelfile_writer *w, void **data, size_t *
                        (unsigned long long)pos);
     unsigned char *head = buf;
     memset(head, 0, (size_t)pos);
+    fill_head(w, head, table_end);
     pos = table_end;
     for (uint32_t i = 0; i < w->n; i++) {
-        const struct wsection *sec = &w->secs[i];
-        unsigned char *ent = head + HDR_SIZE + (size_t)i * ENT_SIZE;
         pos = align_up(pos);
-        memcpy(ent + ENT_NAME, sec->name, NAME_SIZE);
-        put_u64(ent + ENT_OFFSET, pos);
-        put_u64(ent + ENT_LENGTH, sec->len);
-        put_u32(ent + ENT_CRC, sec->crc);
-        if (sec->len) memcpy(head + pos, sec->data, sec->len);
-        pos += sec->len;
+        if (w->secs[i].len) memcpy(head + pos, w->secs[i].data, w->secs[i].len);
+        pos += w->secs[i].len;
     }
-    memcpy(head + HDR_MAGIC, MODELFILE_MAGIC, 8);
-    put_u32(head + HDR_VERSION, MODELFILE_FORMAT_VERSION);
-    put_u32(head + HDR_FLAGS, 0);
-    memcpy(head + HDR_KIND, w->kind, KIND_SIZE);
-    put_u32(head + HDR_KIND_VERSION, w->kind_version);
-    put_u32(head + HDR_COUNT, w->n);
-    put_u64(head + HDR_FILE_SIZE, pos);
-    put_u32(head + HDR_CRC, header_crc(head, table_end));
     *data = buf;
     *len = (size_t)pos;
     return RC_OK;
