@@ -1,7 +1,7 @@
 /*
  * user_personalization.c: aws-user-personalization (and -v2), and
- * aws-personalized-ranking (and -v2), on implicit-feedback matrix
- * factorization (als.h).
+ * aws-personalized-ranking (and -v2), on EASE (ease.h) or implicit-feedback
+ * matrix factorization (als.h).
  *
  * Two models, chosen by the "model" hyperparameter (default auto: EASE up to
  * UP_AUTO_EASE_MAX_ITEMS items, where it is both better and fast, else ALS):
@@ -275,13 +275,14 @@ static enum rc up_user_vector(void *state, const uint32_t *items, const float *w
 
 const struct recipe recipe_user_personalization =
     UP_RECIPE("aws-user-personalization", RECIPE_USER_PERSONALIZATION,
-              "items for a user: implicit-feedback matrix factorization with fold-in");
+              "items for a user: EASE up to 12,000 items, else implicit matrix factorization; "
+              "recency-aware at answer time");
 const struct recipe recipe_user_personalization_v2 =
     UP_RECIPE("aws-user-personalization-v2", RECIPE_USER_PERSONALIZATION,
               "the same model as aws-user-personalization");
 const struct recipe recipe_personalized_ranking =
     UP_RECIPE("aws-personalized-ranking", RECIPE_PERSONALIZED_RANKING,
-              "a given list of items, reranked for a user (matrix factorization)");
+              "a given list of items, reranked for a user (the user-personalization model)");
 const struct recipe recipe_personalized_ranking_v2 =
     UP_RECIPE("aws-personalized-ranking-v2", RECIPE_PERSONALIZED_RANKING,
               "the same model as aws-personalized-ranking");
