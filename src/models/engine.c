@@ -5,6 +5,7 @@
 #include "common/base.h"
 #include "models/engine.h"
 #include "common/clock.h"
+#include "common/scratch.h"
 #include "dataset/dataset.h"
 #include "models/modelfile.h"
 #include "common/vec.h"
@@ -16,6 +17,7 @@
 #include <fcntl.h>
 #include <immintrin.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -890,6 +892,15 @@ struct model {
     uint32_t *q8_item;
     float *blk_cs, *blk_q1, *blk_s;
     uint32_t *pop_order; /* every item, most popular first (then lower index) */
+    /*
+     * The fold-in of each training user whose history has not changed since
+     * the model was loaded (no events in the recent index), computed on their
+     * first request: a fold-in (a k x k solve) is most of a request's
+     * arithmetic, and the same history always gives the same vector.
+     * uvec_state[u]: UVEC_EMPTY, UVEC_BUSY (one thread writing) or UVEC_READY.
+     */
+    float *uvec;
+    _Atomic uint8_t *uvec_state;
     /* Exploration candidates in explore_cmp order, per age cut-off (explore_order()). */
     pthread_mutex_t explore_mu;
     struct explore_order {
@@ -946,6 +957,8 @@ void model_close(struct model *m)
     free(m->blk_q1);
     free(m->blk_s);
     free(m->pop_order);
+    free(m->uvec);
+    free((void *)m->uvec_state);
     for (size_t k = 0; k < m->nexplore_orders; k++)
         free(m->explore_orders[k].items);
     pthread_mutex_destroy(&m->explore_mu);
@@ -1139,6 +1152,10 @@ static enum rc model_load(const char *path, struct model **out, struct err *e)
     }
     if ((rc = m->recipe->load(m->mf, &m->params, &m->state, e))) goto fail;
     quantize_vectors(m);
+    if (m->q8 && m->nusers) {
+        m->uvec = xcalloc((size_t)m->nusers * m->dim, sizeof(float));
+        m->uvec_state = xcalloc(m->nusers, sizeof(*m->uvec_state));
+    }
     m->pop_order = xcalloc(m->nitems ? m->nitems : 1, sizeof(uint32_t));
     for (uint32_t j = 0; j < m->nitems; j++)
         m->pop_order[j] = j;
@@ -1349,6 +1366,7 @@ struct history {
     uint32_t *types; /* event_type_bit mask per item */
     int64_t *last;   /* the user's latest event on the item */
     size_t n;
+    uint32_t cached_user; /* the training user whose history this is unchanged, or UINT32_MAX */
 };
 
 static void history_release(struct history *h)
@@ -1358,6 +1376,7 @@ static void history_release(struct history *h)
     free(h->types);
     free(h->last);
     memset(h, 0, sizeof(*h));
+    h->cached_user = UINT32_MAX;
 }
 
 /* ---- Events after training ------------------------------------------------ */
@@ -1482,6 +1501,7 @@ static int pair_cmp(const void *a, const void *b)
 static void user_history(struct model *m, const char *user_id, struct history *h)
 {
     memset(h, 0, sizeof(*h));
+    h->cached_user = UINT32_MAX;
     if (!user_id) return;
     size_t idlen = strlen(user_id);
     uint32_t u, slot;
@@ -1491,6 +1511,7 @@ static void user_history(struct model *m, const char *user_id, struct history *h
     const struct recent_user *ru =
         strmap_get(m->recent.ids, user_id, idlen, &slot) ? &m->recent.users.v[slot] : NULL;
     size_t n_new = ru ? ru->n : 0, total = n_old + n_new;
+    if (known && !ru) h->cached_user = u;
     struct pair *p = xcalloc(total ? total : 1, sizeof(*p));
     for (size_t k = 0; k < n_new; k++)
         p[n_old + k] = (struct pair){ru->v[k].item, ru->v[k].types, ru->v[k].b, ru->v[k].ts};
@@ -1767,7 +1788,7 @@ static enum rc filter_request_apply(struct model *m, const struct filter_bound *
                                     const struct history *h, struct filter_verdict *v,
                                     struct err *e)
 {
-    struct history own = {0};
+    struct history own = {.cached_user = UINT32_MAX};
     if (m->recipe->kind == RECIPE_RELATED_ITEMS && user_id) {
         user_history(m, user_id, &own);
         h = &own;
@@ -1879,19 +1900,60 @@ static void block_bounds_plain(const struct model *m, const float *x, const stru
  * |q_j . xq| <= |q_j|_2 |xq|_2, so ub_j <= sx (1 + 1e-4) (s_j |q_j|_2 |xq|_2
  * + s_j |q_j|_1 / 2 + s_j c0).
  */
-static float block_bound(const struct model *m, const struct qvec *x, size_t b)
+__attribute__((target("avx512f"))) static void
+block_bounds_all(const struct model *m, const struct qvec *x, size_t nb, float *bb)
 {
-    return x->sx * 1.0001f * (m->blk_cs[b] * x->norm2 + m->blk_q1[b] + m->blk_s[b] * x->c0);
+    __m512 n2 = _mm512_set1_ps(x->norm2), c0 = _mm512_set1_ps(x->c0);
+    __m512 sx = _mm512_set1_ps(x->sx * 1.0001f);
+    for (size_t b = 0; b < nb; b += 16) {
+        __mmask16 k = (__mmask16)(nb - b >= 16 ? 0xffff : (1u << (nb - b)) - 1);
+        __m512 cs = _mm512_maskz_loadu_ps(k, m->blk_cs + b),
+               q1 = _mm512_maskz_loadu_ps(k, m->blk_q1 + b),
+               s = _mm512_maskz_loadu_ps(k, m->blk_s + b);
+        __m512 v = _mm512_mul_ps(sx, _mm512_fmadd_ps(s, c0, _mm512_fmadd_ps(cs, n2, q1)));
+        _mm512_storeu_ps(bb + b, _mm512_mask_blend_ps(k, _mm512_set1_ps(-INFINITY), v));
+    }
 }
 
-/* The exact score x . y_j (summed in double, in dimension order). */
+/* x . y (dim floats), summed in double: 8 partial sums (lane d % 8), added in lane order. */
+__attribute__((target("avx512f"))) static float dot_avx512(const float *x, const float *y,
+                                                           uint32_t dim)
+{
+    __m512d acc = _mm512_setzero_pd();
+    for (uint32_t d = 0; d < dim; d += 8) {
+        __mmask8 k = (__mmask8)(dim - d >= 8 ? 0xff : (1u << (dim - d)) - 1);
+        __m512d xv = _mm512_cvtps_pd(_mm512_castps512_ps256(_mm512_maskz_loadu_ps(k, x + d)));
+        __m512d yv = _mm512_cvtps_pd(_mm512_castps512_ps256(_mm512_maskz_loadu_ps(k, y + d)));
+        acc = _mm512_add_pd(acc, _mm512_mul_pd(xv, yv)); /* products of floats are exact */
+    }
+    double part[8], sum = 0;
+    _mm512_storeu_pd(part, acc);
+    for (int l = 0; l < 8; l++)
+        sum += part[l];
+    return (float)sum;
+}
+
+static float dot_plain(const float *x, const float *y, uint32_t dim)
+{
+    double part[8] = {0}, sum = 0;
+    for (uint32_t d = 0; d < dim; d++)
+        part[d % 8] += (double)x[d] * (double)y[d];
+    for (int l = 0; l < 8; l++)
+        sum += part[l];
+    return (float)sum;
+}
+
+/* The exact score x . y_j (the same sum with or without AVX-512). */
 static float exact_score(const struct model *m, const float *x, uint32_t j)
 {
     const float *y = m->vecs + (size_t)j * m->dim;
-    double acc = 0;
-    for (uint32_t d = 0; d < m->dim; d++)
-        acc += (double)y[d] * (double)x[d];
-    return (float)acc;
+    return __builtin_cpu_supports("avx512f") ? dot_avx512(x, y, m->dim) : dot_plain(x, y, m->dim);
+}
+
+static int float_desc_cmp(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
 }
 
 static bool eligible(const struct model *m, const struct filter_verdict *allowed, uint32_t j)
@@ -1948,12 +2010,37 @@ static void topc_push(uint32_t *top, size_t *len, size_t c, const float *ub, uin
     top[i] = j;
 }
 
+enum { UVEC_EMPTY, UVEC_BUSY, UVEC_READY };
+
+/*
+ * The user vector of history h into x (m->dim floats), from the cache when
+ * h is a training user's unchanged history (see struct model's uvec).
+ */
+static enum rc user_vector(struct model *m, const struct history *h, float *x, struct err *e)
+{
+    uint32_t u = h->cached_user;
+    float *slot = m->uvec && u < m->nusers ? m->uvec + (size_t)u * m->dim : NULL;
+    if (slot && atomic_load_explicit(&m->uvec_state[u], memory_order_acquire) == UVEC_READY) {
+        memcpy(x, slot, m->dim * sizeof(float));
+        return RC_OK;
+    }
+    enum rc rc = m->recipe->user_vector(m->state, h->items, h->w, h->n, x, e);
+    uint8_t empty = UVEC_EMPTY;
+    if (!rc && slot &&
+        atomic_compare_exchange_strong_explicit(&m->uvec_state[u], &empty, UVEC_BUSY,
+                                                memory_order_acquire, memory_order_relaxed)) {
+        memcpy(slot, x, m->dim * sizeof(float));
+        atomic_store_explicit(&m->uvec_state[u], UVEC_READY, memory_order_release);
+    }
+    return rc;
+}
+
 static enum rc fast_scores(struct model *m, const struct history *h, size_t n,
                            const struct filter_verdict *allowed, float *scores, uint32_t **cand,
                            size_t *ncand, float **x_out, struct err *e)
 {
     float *x = xcalloc(m->dim, sizeof(float));
-    enum rc rc = m->recipe->user_vector(m->state, h->items, h->w, h->n, x, e);
+    enum rc rc = user_vector(m, h, x, e);
     if (rc) {
         free(x);
         return rc;
@@ -1961,27 +2048,49 @@ static enum rc fast_scores(struct model *m, const struct history *h, size_t n,
     bool vnni = __builtin_cpu_supports("avx512vnni");
     struct qvec qx;
     qvec_init(m, x, &qx);
-    size_t nb = ((size_t)m->nitems + Q8_BLOCK - 1) / Q8_BLOCK;
-    /* Bounds by slot, written only for the blocks computed (most are skipped). */
-    float *ub = xmallocarray(nb * Q8_BLOCK + 1, sizeof(float));
-    uint8_t *done = xcalloc(nb + 1, 1); /* 1: computed, 0: skipped */
+    size_t nb = ((size_t)m->nitems + Q8_BLOCK - 1) / Q8_BLOCK, nb16 = (nb + 15) & ~(size_t)15;
+    /*
+     * Bounds by slot, written only for the blocks computed (most are
+     * skipped); bb[b], a bound for all of block b's slots (VNNI: Cauchy-
+     * Schwarz, see block_bound_all(); else +inf, nothing skipped); done[b].
+     */
+    float *ub = scratch_get(SCRATCH_BOUNDS,
+                            (nb * Q8_BLOCK + 1 + nb16) * sizeof(float) + nb16 * sizeof(uint8_t));
+    float *bb = ub + nb * Q8_BLOCK + 1;
+    uint8_t *done = (uint8_t *)(bb + nb16); /* 1: computed, 0: skipped */
+    memset(done, 0, nb16);
+    if (vnni) {
+        block_bounds_all(m, &qx, nb16, bb);
+        for (size_t b = nb; b < nb16; b++)
+            bb[b] = -INFINITY;
+    } else {
+        for (size_t b = 0; b < nb16; b++)
+            bb[b] = b < nb ? INFINITY : -INFINITY;
+    }
     /* The c highest bounds among eligible items: a min-heap of slots. */
     size_t c = n + 16, len = 0;
     uint32_t *top = xcalloc(c, sizeof(uint32_t));
-    for (size_t b = 0; b < nb; b++) {
-        if (vnni && len == c && block_bound(m, &qx, b) <= ub[top[0]]) continue;
-        done[b] = 1;
-        if (vnni)
-            block_bounds_vnni(m, &qx, b, ub + b * Q8_BLOCK);
-        else
-            block_bounds_plain(m, x, &qx, b, ub + b * Q8_BLOCK);
-        /* Most slots are below the c-th bound so far: test 16 at once. */
-        for (uint32_t k = len == c ? mask16(vnni, ub + b * Q8_BLOCK, ub[top[0]], false) : 0xffff; k;
-             k &= k - 1) {
-            uint32_t slot = (uint32_t)(b * Q8_BLOCK) + (uint32_t)__builtin_ctz(k);
-            uint32_t j = m->q8_item[slot];
-            if (j == UINT32_MAX || (len == c && !(ub[slot] > ub[top[0]]))) continue;
-            if (eligible(m, allowed, j)) topc_push(top, &len, c, ub, slot);
+    /* Blocks 16 at a time: those whose bound passes the c-th best slot bound so far. */
+    for (size_t g = 0; g < nb16; g += 16) {
+        for (uint32_t bits = len == c ? mask16(vnni, bb + g, ub[top[0]], false)
+                                      : mask16(vnni, bb + g, -INFINITY, false);
+             bits; bits &= bits - 1) {
+            size_t b = g + (size_t)__builtin_ctz(bits);
+            if (len == c && !(bb[b] > ub[top[0]])) continue; /* the threshold rose */
+            done[b] = 1;
+            if (vnni)
+                block_bounds_vnni(m, &qx, b, ub + b * Q8_BLOCK);
+            else
+                block_bounds_plain(m, x, &qx, b, ub + b * Q8_BLOCK);
+            /* Most slots are below the c-th bound so far: test 16 at once. */
+            for (uint32_t k = len == c ? mask16(vnni, ub + b * Q8_BLOCK, ub[top[0]], false)
+                                       : 0xffff;
+                 k; k &= k - 1) {
+                uint32_t slot = (uint32_t)(b * Q8_BLOCK) + (uint32_t)__builtin_ctz(k);
+                uint32_t j = m->q8_item[slot];
+                if (j == UINT32_MAX || (len == c && !(ub[slot] > ub[top[0]]))) continue;
+                if (eligible(m, allowed, j)) topc_push(top, &len, c, ub, slot);
+            }
         }
     }
     VEC(uint32_t) out = VEC_INIT;
@@ -1993,34 +2102,26 @@ static enum rc fast_scores(struct model *m, const struct history *h, size_t n,
     }
     /* With c candidates some items were left out: bring in any whose bound reaches s_n. */
     if (len == c && n > 0) {
-        for (size_t k = 0; k < n; k++) /* best[0..n) descending */
-            for (size_t i = k + 1; i < len; i++)
-                if (best[i] > best[k]) {
-                    float t = best[i];
-                    best[i] = best[k];
-                    best[k] = t;
-                }
+        qsort(best, len, sizeof(*best), float_desc_cmp);
         float sn = best[n - 1];
         for (size_t k = 0; k < len; k++)
             ub[top[k]] = -INFINITY; /* taken */
-        for (size_t b = 0; b < nb; b++) {
-            if (!done[b]) {
-                if (block_bound(m, &qx, b) < sn) continue;
-                block_bounds_vnni(m, &qx, b, ub + b * Q8_BLOCK); /* skipped only with VNNI */
+        for (size_t g = 0; g < nb16; g += 16)
+            for (uint32_t bits = mask16(vnni, bb + g, sn, true); bits; bits &= bits - 1) {
+                size_t b = g + (size_t)__builtin_ctz(bits);
+                if (!done[b])
+                    block_bounds_vnni(m, &qx, b, ub + b * Q8_BLOCK); /* skipped only with VNNI */
+                for (uint32_t k = mask16(vnni, ub + b * Q8_BLOCK, sn, true); k; k &= k - 1) {
+                    uint32_t slot = (uint32_t)(b * Q8_BLOCK) + (uint32_t)__builtin_ctz(k);
+                    uint32_t j = m->q8_item[slot];
+                    if (j == UINT32_MAX || !eligible(m, allowed, j)) continue;
+                    scores[j] = exact_score(m, x, j);
+                    VEC_PUSH(&out, j);
+                }
             }
-            for (uint32_t k = mask16(vnni, ub + b * Q8_BLOCK, sn, true); k; k &= k - 1) {
-                uint32_t slot = (uint32_t)(b * Q8_BLOCK) + (uint32_t)__builtin_ctz(k);
-                uint32_t j = m->q8_item[slot];
-                if (j == UINT32_MAX || !eligible(m, allowed, j)) continue;
-                scores[j] = exact_score(m, x, j);
-                VEC_PUSH(&out, j);
-            }
-        }
     }
     free(best);
     free(top);
-    free(done);
-    free(ub);
     free(qx.xw);
     *cand = out.v;
     *ncand = out.n;
@@ -2039,8 +2140,8 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
     enum rc rc = RC_OK;
     bool fast = false;         /* top-k through the int8 item vectors (fast_scores) */
     bool popular_only = false; /* nothing scored: the first eligible items by popularity */
-    /* Per call, so that any number of threads can answer from one model (whole q8 blocks). */
-    float *scores = xmallocarray((size_t)m->nitems + Q8_BLOCK, sizeof(float));
+    /* Per thread, so that any number of threads can answer from one model (whole q8 blocks). */
+    float *scores = scratch_get(SCRATCH_SCORES, ((size_t)m->nitems + Q8_BLOCK) * sizeof(float));
     const uint32_t *hist = h.items;
     const float *hw = h.w;
     size_t hn = h.n;
@@ -2048,7 +2149,6 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
         uint32_t it;
         if (!item_id) {
             history_release(&h);
-            free(scores);
             return err_set(e, RC_INVALID_INPUT,
                            "recipe %s recommends items related to an item: give an item ID",
                            r->name);
@@ -2061,14 +2161,12 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
                 scores[j] = NAN;
         if (rc) {
             history_release(&h);
-            free(scores);
             return rc;
         }
         if (it != UINT32_MAX) scores[it] = -INFINITY; /* never the item itself */
         current_item = it;
     } else {
         if (!user_id) {
-            free(scores);
             return err_set(e, RC_INVALID_INPUT,
                            "recipe %s recommends items for a user: give a user ID", r->name);
         }
@@ -2081,7 +2179,6 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
             fast = true; /* scored below, once the filter is known */
         } else if ((rc = r->score_user(m->state, hist, hw, hn, scores, e))) {
             history_release(&h);
-            free(scores);
             return rc;
         }
     }
@@ -2095,7 +2192,6 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
          (rc = fast_scores(m, &h, n, filter ? &allowed : NULL, scores, &cand, &ncand, &uvec, e)))) {
         history_release(&h);
         filter_verdict_release(&allowed);
-        free(scores);
         return rc;
     }
     struct ranked *heap = xcalloc(n ? n : 1, sizeof(*heap));
@@ -2137,7 +2233,6 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
     if (final != heap) free(final);
     free(explored);
     free(heap);
-    free(scores);
     free(uvec);
     free(cand);
     history_release(&h);
@@ -2306,8 +2401,7 @@ enum rc model_recommend_many(struct model *m, const char *const *user_ids, size_
                         "recipe %s recommends items for a user: give a user ID", r->name);
             else if (!(fb && filter_request_apply(m, fb, user_ids[k], UINT32_MAX, &h[u],
                                                   &allowed[u], &errs[k])) &&
-                     !r->user_vector(m->state, h[u].items, h[u].w, h[u].n, vecs + u * dim,
-                                     &errs[k]))
+                     !user_vector(m, &h[u], vecs + u * dim, &errs[k]))
                 ok[u] = true;
             top[u] = (struct topk){xcalloc(n ? n : 1, sizeof(struct ranked)), 0, n};
         }

@@ -14,6 +14,7 @@
 #include "server/http.h"
 #include "common/buf.h"
 #include "common/clock.h"
+#include "common/json_text.h"
 #include "common/log.h"
 #include "api/events.h"
 #include "api/jobs.h"
@@ -162,17 +163,22 @@ static enum MHD_Result run_operation(struct server *s, struct MHD_Connection *c,
     /*
      * Runtime answers carry float32 scores: 9 significant digits print every
      * float exactly, and cost half of the default 17. (Elsewhere numbers such
-     * as epoch seconds with fractions need all 17.)
+     * as epoch seconds with fractions need all 17.) json_text writes what
+     * json_dumps() would, without printf.
      */
-    size_t flags = JSON_COMPACT;
-    if (r->route.plane == API_RUNTIME) flags |= JSON_REAL_PRECISION(9);
-    char *text = resp ? json_dumps(resp, flags) : xstrdup("{}");
+    struct buf text;
+    buf_init(&text, BUF_NO_CAP);
+    enum rc trc = resp ? json_text_append(&text, resp, r->route.plane == API_RUNTIME ? 9 : 17)
+                       : buf_addstr(&text, "{}");
     json_decref(resp);
-    if (!text) {
+    if (trc) {
+        buf_release(&text);
         route_internal_error(&err, "answer could not be encoded");
         return answer_error(s, c, r, &err);
     }
-    return answer(s, c, r, 200, text, strlen(text), route_content_type(r->route.plane));
+    size_t len;
+    char *body = buf_detach(&text, &len);
+    return answer(s, c, r, 200, body, len, route_content_type(r->route.plane));
 }
 
 static enum MHD_Result answer_metrics(struct server *s, struct MHD_Connection *c, struct request *r)
