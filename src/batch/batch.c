@@ -4,6 +4,7 @@
  * thread writes finished chunks in input order.
  */
 #include "common/base.h"
+#include "common/json_text.h"
 #include "batch/batch.h"
 #include "common/clock.h"
 #include "common/progress.h"
@@ -40,9 +41,15 @@ static char *line_result(json_t *input, json_t *output, const char *error)
     json_object_set_new(o, "input", input ? input : json_null());
     json_object_set_new(o, "output", output ? output : json_null());
     json_object_set_new(o, "error", error ? json_string(error) : json_null());
-    char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(7));
+    struct buf b;
+    buf_init(&b, BUF_NO_CAP);
+    enum rc rc = json_text_append(&b, o, 7); /* json_dumps()'s text, in insertion order */
     json_decref(o);
-    return text ? text : xstrdup("{\"input\":null,\"output\":null,\"error\":\"cannot encode\"}");
+    if (rc) {
+        buf_release(&b);
+        return xstrdup("{\"input\":null,\"output\":null,\"error\":\"cannot encode\"}");
+    }
+    return buf_detach(&b, NULL);
 }
 
 /* {"itemList"|"personalizedRanking": [{"itemId","score"}...]} -> {recommendedItems, scores} */

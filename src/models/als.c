@@ -30,8 +30,8 @@
  *        A_r = G + reg_r I + sum_{i in H_r} (c_ri - 1) f_i f_i^T,  b_r = sum_{i in H_r} c_ri f_i
  *      (the Y^T C_u Y = Y^T Y + Y^T (C_u - I) Y trick: per row only |H_r|
  *      rank-1 corrections), then x_r = A_r^-1 b_r, either exactly (A_r built
- *      with ssyrk over the gathered history rows, then LAPACK Cholesky in
- *      double precision, cg_steps = 0) or by cg_steps steps of conjugate
+ *      and factored in double with spd.h's blocked AVX-512 kernels,
+ *      cg_steps = 0; fold-ins use the same code) or by cg_steps steps of conjugate
  *      gradient warm-started from the current x_r, never forming A_r: each
  *      step is G p plus two sgemv over the gathered history rows (Takacs,
  *      Pilaszy and Tikk 2011; the implicit library's CG solver).
@@ -57,6 +57,8 @@
 #include "common/base.h"
 #include "models/als.h"
 #include "common/rng.h"
+#include "common/scratch.h"
+#include "models/spd.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -64,7 +66,6 @@
 #include <unistd.h>
 
 #include <cblas.h>
-#include <lapacke.h>
 
 /* OpenBLAS extensions (also in OpenBLAS's cblas.h; repeated for other cblas.h). */
 void openblas_set_num_threads(int);
@@ -189,9 +190,6 @@ static void rng_fill(struct rng *g, float *v, size_t n, float scale)
 
 struct work {
     uint32_t k;
-    float *a;      /* k x k float: A being built (exact) */
-    double *l;     /* k x k double: Cholesky factor */
-    double *vec;   /* k doubles: right-hand side / solution */
     float *gather; /* cap x k: history rows */
     float *t;      /* cap: per history row scalars */
     size_t cap;    /* rows that fit in gather */
@@ -199,18 +197,12 @@ struct work {
 };
 
 /*
- * Scratch for rows of up to 'rows' entries (0: any row). A fold-in knows its
- * row and gathers no more than it (the cap only decides chunking, and a row
- * within the cap is solved the same way), which keeps per-request
- * allocations small.
+ * Scratch for rows of up to 'rows' entries (0: any row; the cap only
+ * decides chunking, and a row within the cap is solved the same way).
  */
 static void work_init_rows(struct work *w, uint32_t k, size_t rows)
 {
-    size_t kk = (size_t)k * k;
     w->k = k;
-    w->a = xmallocarray(kk, sizeof(float));
-    w->l = xmallocarray(kk, sizeof(double));
-    w->vec = xmallocarray(k, sizeof(double));
     w->cap = MAX((size_t)GATHER_MIN_ROWS, (size_t)GATHER_FLOATS / k);
     if (rows) w->cap = MIN(w->cap, MAX((size_t)GATHER_MIN_ROWS, rows));
     w->gather = xmallocarray(w->cap * k, sizeof(float));
@@ -227,9 +219,6 @@ static void work_init(struct work *w, uint32_t k)
 
 static void work_free(struct work *w)
 {
-    free(w->a);
-    free(w->l);
-    free(w->vec);
     free(w->gather);
     free(w->t);
     free(w->r);
@@ -373,51 +362,6 @@ static double dot_fd(const float *a, const float *b, uint32_t k)
 }
 
 /*
- * Cholesky factorisation, in double precision, of the symmetric positive
- * definite k x k matrix whose upper triangle is in 'a' (row-major float),
- * plus 'jitter' on the diagonal. The row-major upper triangle copied into 'l'
- * is LAPACK's column-major lower triangle; LAPACK's dpotrf (OpenBLAS, one
- * thread here) overwrites it with L. Returns false if A is not numerically
- * positive definite.
- */
-static bool cholesky(const float *a, uint32_t k, double jitter, double *l)
-{
-    for (uint32_t i = 0; i < k; i++) {
-        const float *ai = a + (size_t)i * k;
-        double *li = l + (size_t)i * k;
-        for (uint32_t j = i; j < k; j++)
-            li[j] = ai[j];
-        li[i] += jitter;
-    }
-    return LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'L', (lapack_int)k, l, (lapack_int)k) == 0;
-}
-
-/* Solve A x = v in place with the factor from cholesky() (v has k doubles). */
-static void cholesky_solve(double *l, uint32_t k, double *v)
-{
-    LAPACKE_dpotrs_work(LAPACK_COL_MAJOR, 'L', (lapack_int)k, 1, l, (lapack_int)k, v,
-                        (lapack_int)k);
-}
-
-/*
- * Factor A into w->l, retrying with a growing diagonal jitter when A is
- * numerically singular (only possible with reg = 0). Returns false if even
- * that fails (A not finite).
- */
-static bool factor_robust(struct work *w)
-{
-    uint32_t k = w->k;
-    if (cholesky(w->a, k, 0.0, w->l)) return true;
-    double tr = 0.0;
-    for (uint32_t i = 0; i < k; i++)
-        tr += fabs((double)w->a[(size_t)i * k + i]);
-    double jitter = 1e-7 * (tr / k) + 1e-12;
-    for (int attempt = 0; attempt < 8; attempt++, jitter *= 100.0)
-        if (cholesky(w->a, k, jitter, w->l)) return true;
-    return false;
-}
-
-/*
  * One row's least-squares problem: the fixed side's factors, the row's
  * history (columns idx[0..n) with weights val[0..n)) and its regularization.
  */
@@ -476,53 +420,85 @@ static void hist_pass(struct work *w, const struct row *rw, bool resident, enum 
 }
 
 /*
- * Build A = G + reg I + sum (c_i - 1) f_i f_i^T (upper triangle, into w->a)
- * and b = sum c_i f_i (into w->vec).
+ * A fold-in's system, built in double in this thread's scratch: A = G +
+ * (reg + jitter) I + sum_i (c_i - 1) y_i y_i^T and b = sum_i c_i y_i (the
+ * system build_system() makes), factored with spd.h's kernels rather than
+ * LAPACK (one small system per request: see spd.h), retrying with a growing
+ * diagonal jitter as factor_robust() does. Returns L (leading dimension
+ * *ld), valid until the next fold-in on this thread, with b in *b_out; NULL
+ * when A cannot be factored.
  */
-static void build_system(struct work *w, const struct row *rw)
+static double *fold_in_factor(const struct row *rw, uint32_t k, uint32_t *ld_out, double **b_out)
 {
-    uint32_t k = w->k;
-    memcpy(w->a, rw->gram, (size_t)k * k * sizeof(float));
-    for (uint32_t i = 0; i < k; i++)
-        w->a[(size_t)i * k + i] += rw->reg;
-    float *bf = w->r; /* b in float, then widened */
-    memset(bf, 0, k * sizeof(*bf));
-    for (size_t base = 0; base < rw->n; base += w->cap) {
-        size_t cnt = MIN(w->cap, rw->n - base);
-        for (size_t t = 0; t < cnt; t++) {
-            const float *y = rw->other + (size_t)rw->idx[base + t] * k;
-            float cw = rw->alpha * rw->val[base + t]; /* c - 1 > 0 */
-            float s = sqrtf(cw);
-            float *g = w->gather + t * k;
-            for (uint32_t j = 0; j < k; j++)
-                g[j] = s * y[j];
-            w->t[t] = (1.0f + cw) / s; /* c_i f_i = (c_i / s_i) g_i */
+    enum { CHUNK = 64 }; /* history rows converted to double at a time */
+    uint32_t ld = spd_ld(k);
+    size_t all = (size_t)ld * ld;
+    double *a = scratch_get(SCRATCH_FOLD_IN,
+                            (all + 8 * (size_t)ld + ld + 2 * (size_t)CHUNK * ld) * sizeof(double));
+    double *work = a + all, *b = work + 8 * (size_t)ld, *y = b + ld, *sy = y + (size_t)CHUNK * ld;
+    double jitter = 0.0, tr = 0.0;
+    for (int attempt = 0; attempt < 9; attempt++) {
+        for (uint32_t i = 0; i < k; i++) {
+            const float *g = rw->gram + (size_t)i * k;
+            double *ai = a + (size_t)i * ld;
+            for (uint32_t q = 0; q < k; q++)
+                ai[q] = g[q];
+            for (uint32_t q = k; q < ld; q++)
+                ai[q] = 0.0;
+            ai[i] += (double)rw->reg + jitter;
         }
-        cblas_ssyrk(CblasRowMajor, CblasUpper, CblasTrans, (int)k, (int)cnt, 1.0f, w->gather,
-                    (int)k, 1.0f, w->a, (int)k);
-        cblas_sgemv(CblasRowMajor, CblasTrans, (int)cnt, (int)k, 1.0f, w->gather, (int)k, w->t, 1,
-                    1.0f, bf, 1);
+        for (uint32_t i = k; i < ld; i++)
+            memset(a + (size_t)i * ld, 0, ld * sizeof(double));
+        memset(b, 0, ld * sizeof(double));
+        for (size_t t0 = 0; t0 < rw->n; t0 += CHUNK) {
+            size_t cnt = MIN((size_t)CHUNK, rw->n - t0);
+            for (size_t t = 0; t < cnt; t++) {
+                const float *yt = rw->other + (size_t)rw->idx[t0 + t] * k;
+                double cw = (double)rw->alpha * rw->val[t0 + t]; /* c - 1 */
+                double *yd = y + t * ld, *sd = sy + t * ld;
+                for (uint32_t j = 0; j < ld; j++) {
+                    yd[j] = j < k ? yt[j] : 0.0;
+                    sd[j] = cw * yd[j];
+                    b[j] += yd[j] + sd[j]; /* c y = y + (c - 1) y */
+                }
+            }
+            spd_add_outer(a, k, ld, y, sy, cnt);
+        }
+        if (attempt == 0)
+            for (uint32_t i = 0; i < k; i++)
+                tr += fabs(a[(size_t)i * ld + i]);
+        if (spd_cholesky(a, k, ld, work)) {
+            *ld_out = ld;
+            *b_out = b;
+            return a;
+        }
+        jitter = attempt == 0 ? 1e-7 * (tr / k) + 1e-12 : jitter * 100.0;
     }
-    for (uint32_t j = 0; j < k; j++)
-        w->vec[j] = bf[j];
+    return NULL;
 }
 
-/* x = A^-1 b exactly; zero if n == 0. */
+/* x = A^-1 b for a fold-in (solve_exact()'s system, in double throughout); zero if n == 0. */
+static void fold_in_exact(const struct row *rw, uint32_t k, float *x)
+{
+    uint32_t ld;
+    double *b, *l = rw->n ? fold_in_factor(rw, k, &ld, &b) : NULL;
+    if (!l) {
+        memset(x, 0, k * sizeof(*x));
+        return;
+    }
+    spd_solve(l, k, ld, b);
+    for (uint32_t j = 0; j < k; j++)
+        x[j] = (float)b[j];
+}
+
+/*
+ * x = A^-1 b exactly; zero if n == 0. Training (cg_steps = 0) and fold-ins
+ * share this computation, so that a training user's fold-in is their
+ * trained vector bit for bit.
+ */
 static void solve_exact(struct work *w, const struct row *rw, float *x)
 {
-    uint32_t k = w->k;
-    if (rw->n == 0) {
-        memset(x, 0, k * sizeof(*x));
-        return;
-    }
-    build_system(w, rw);
-    if (!factor_robust(w)) {
-        memset(x, 0, k * sizeof(*x));
-        return;
-    }
-    cholesky_solve(w->l, k, w->vec);
-    for (uint32_t j = 0; j < k; j++)
-        x[j] = (float)w->vec[j];
+    fold_in_exact(rw, w->k, x);
 }
 
 /*
@@ -870,11 +846,8 @@ enum rc als_fold_in_gram(const struct als_model *m, const struct als_params *p, 
     struct history h;
     enum rc rc = prepare_history(m, p, gram, items, weights, n, false, &h, e);
     if (rc) return rc;
-    struct work w;
-    work_init_rows(&w, m->factors, h.n);
     struct row rw = history_row(m, p, gram, &h);
-    solve_exact(&w, &rw, out);
-    work_free(&w);
+    fold_in_exact(&rw, m->factors, out);
     history_free(&h);
     return RC_OK;
 }
@@ -907,8 +880,6 @@ enum rc als_explain_gram(const struct als_model *m, const struct als_params *p, 
                        m->nitems);
     }
     uint32_t k = m->factors;
-    struct work w;
-    work_init(&w, k);
     if (h.n) {
         /*
          * z = W y_target (W is symmetric), so s_j = c_j (z . y_j) over the
@@ -916,27 +887,27 @@ enum rc als_explain_gram(const struct als_model *m, const struct als_params *p, 
          * A repeated item's s_j is shared among its entries by weight.
          */
         struct row rw = history_row(m, p, gram, &h);
-        build_system(&w, &rw);
+        uint32_t ld;
+        double *z, *l = fold_in_factor(&rw, k, &ld, &z); /* z: b's room, reused */
         const float *yt = m->item_factors + (size_t)target * k;
-        if (factor_robust(&w)) {
+        if (l) {
             for (uint32_t j = 0; j < k; j++)
-                w.vec[j] = yt[j];
-            cholesky_solve(w.l, k, w.vec);
-        } else {
-            memset(w.vec, 0, k * sizeof(double));
+                z[j] = yt[j];
+            spd_solve(l, k, ld, z);
         }
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n && !l; i++)
+            contrib[i] = 0.0f; /* A could not be factored: no contributions */
+        for (size_t i = 0; i < n && l; i++) {
             size_t j = h.slot[i];
             const float *yj = m->item_factors + (size_t)h.idx[j] * k;
             double s = 0.0;
             for (uint32_t q = 0; q < k; q++)
-                s += w.vec[q] * yj[q];
+                s += z[q] * yj[q];
             double c = 1.0 + (double)p->alpha * h.val[j];
             double share = weights[i] == h.val[j] ? 1.0 : (double)weights[i] / h.val[j];
             contrib[i] = (float)(c * s * share);
         }
     }
-    work_free(&w);
     history_free(&h);
     return RC_OK;
 }

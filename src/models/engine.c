@@ -2368,8 +2368,13 @@ enum rc model_recommend_many(struct model *m, const char *const *user_ids, size_
     const struct recipe *r = m->recipe;
     uint32_t dim = 0, nvec = 0;
     const float *y = r->item_vectors ? r->item_vectors(m->state, &dim, &nvec) : NULL;
-    /* Exploration needs every score of a user at once: the one-by-one path does that. */
-    if (r->kind == RECIPE_RELATED_ITEMS || !y || !dim || !r->user_vector || (x && x->weight > 0)) {
+    /*
+     * One by one: exploration needs every score of a user at once, and with
+     * AVX-512 VNNI the int8 top-k (fast_scores()) reads a fraction of the
+     * catalog per user where the matrix product below scores all of it.
+     */
+    if (r->kind == RECIPE_RELATED_ITEMS || !y || !dim || !r->user_vector || (x && x->weight > 0) ||
+        (m->q8 && __builtin_cpu_supports("avx512vnni"))) {
         for (size_t u = 0; u < nusers; u++)
             if (model_recommend(m, user_ids[u], NULL, n, false, x, filters ? filters[u] : NULL,
                                 &outs[u], &errs[u]))

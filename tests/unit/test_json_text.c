@@ -28,7 +28,12 @@ static char *ours(const json_t *v, int precision)
 static void assert_same(const json_t *v, int precision)
 {
     char *want = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(precision));
+    char *ordered = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER |
+                                      JSON_REAL_PRECISION(precision));
     char *got = ours(v, precision);
+    assert_non_null(ordered);
+    assert_string_equal(ordered, want); /* objects keep insertion order either way */
+    free(ordered);
     assert_non_null(want);
     if (strcmp(want, got) != 0)
         fprintf(stderr, "precision %d: want %s got %s\n", precision, want, got);
