@@ -57,6 +57,7 @@ end
 
 
 def build_bench():
+    os.makedirs(catalog.OUT, exist_ok=True)
     out = os.path.join(catalog.OUT, "filter_bench")
     pkgs = "libmicrohttpd jansson sqlite3 openblas lapacke openssl zlib"
     flags = subprocess.run(["pkg-config", "--cflags", "--libs"] + pkgs.split(),
