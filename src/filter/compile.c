@@ -451,6 +451,30 @@ enum rc filter_compile(struct store *s, const struct resource *group, struct fil
     return RC_OK;
 }
 
+enum rc filter_inputs_read(struct store *s, const struct resource *group, struct filter_inputs *out,
+                           struct err *e)
+{
+    memset(out, 0, sizeof(*out));
+    static const enum dataset_type types[] = {DATASET_ITEMS, DATASET_USERS};
+    int64_t *ids[] = {&out->items_dataset, &out->users_dataset};
+    uint64_t *versions[] = {&out->items_version, &out->users_version};
+    enum rc rc = RC_OK;
+    for (size_t i = 0; i < ARRAY_SIZE(types) && !rc; i++) {
+        struct resource d = {0};
+        rc = dataset_find(s, group, types[i], &d, e);
+        if (!rc) {
+            *ids[i] = d.id;
+            rc = store_entity_version(s, d.id, versions[i], e);
+        } else if (rc == RC_NOT_FOUND) {
+            rc = RC_OK; /* no such dataset (yet) */
+        }
+        resource_release(&d);
+    }
+    if (!rc) rc = store_idmap_count(s, group->id, ID_ITEMS, &out->nitems, e);
+    if (!rc) rc = store_idmap_count(s, group->id, ID_USERS, &out->nusers, e);
+    return rc;
+}
+
 enum rc filter_compile_text(struct store *s, const char *group_name, const char *text,
                             struct filter **out, struct err *e)
 {

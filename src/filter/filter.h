@@ -139,6 +139,21 @@ enum rc filter_compile(struct store *s, const struct resource *group, struct fil
                        struct filter **out, struct err *e);
 void filter_free(struct filter *f);
 
+/*
+ * What a filter compiled against 'group' now would be built from: its Items
+ * and Users datasets, their metadata versions (store_entity_version) and
+ * the sizes of the group's item and user ID maps. A few indexed reads. Read
+ * it before filter_compile(); when a later read differs (memcmp), the
+ * compiled filter is stale.
+ */
+struct filter_inputs {
+    int64_t items_dataset, users_dataset; /* 0 when absent */
+    uint64_t items_version, users_version;
+    uint32_t nitems, nusers;
+};
+enum rc filter_inputs_read(struct store *s, const struct resource *group, struct filter_inputs *out,
+                           struct err *e);
+
 /* Parse and compile in one step: for the CLI and the batch runner. */
 enum rc filter_compile_text(struct store *s, const char *group_name, const char *text,
                             struct filter **out, struct err *e);
