@@ -447,6 +447,11 @@ enum rc filter_compile(struct store *s, const struct resource *group, struct fil
                 cc->bits = filter__item_bits(f, cc, cc->c->values, cc->c->nvalues, &cc->others);
         }
     }
+    f->simple = true;
+    for (size_t i = 0; i < ast->nexprs; i++) {
+        const struct filter_expr *x = &ast->exprs[i];
+        if (x->nconds != 1 || x->nuser_conds || x->conds[0].current_item) f->simple = false;
+    }
     *out = f;
     return RC_OK;
 }

@@ -179,14 +179,18 @@ void filter_bound_free(struct filter_bound *b);
  * One request, as the engine knows it. The history is the user's items
  * (ascending indexes) with a mask of the event types behind each
  * (event_type_bit() of models/weighting.h: bit t for type index t < 30,
- * bit 30 for the rest, bit 31 for events without a type); type_names are the
- * model's event type names by index.
+ * bit 30 for the rest, bit 31 for events without a type) and the time of
+ * the user's latest event on each; type_names are the model's event type
+ * names by index. Interaction conditions see, per event type (mask bit),
+ * only the FILTER_RECENT_PER_TYPE items with the latest times (all of them
+ * when history_last is NULL).
  */
 struct filter_request {
     const char *user_id;   /* may be NULL */
     uint32_t current_item; /* related items: the request's item; UINT32_MAX for none */
     const uint32_t *history_items;
     const uint32_t *history_types;
+    const int64_t *history_last; /* may be NULL */
     size_t history_n;
     const char *const *type_names;
     uint32_t ntypes;

@@ -90,6 +90,7 @@ struct filter {
     struct filter_ast *ast; /* owned */
     struct ccond *conds;    /* all conditions, expression by expression */
     size_t nconds;
+    bool simple;     /* every expression one Items (no CurrentItem) or Interactions condition */
     uint32_t nitems; /* items in the group when compiled */
     uint32_t nwords; /* words of an item bitset */
     struct fcolumn *item_cols, *user_cols;
