@@ -365,12 +365,10 @@ void filter_free(struct filter *f)
     free(f->item_cols);
     free(f->user_cols);
     strmap_free(f->users);
-    for (struct fcache_entry *c = f->cache, *next; c; c = next) {
-        next = c->next;
-        free(c->key);
-        free(c->bits);
-        free(c);
-    }
+    for (uint32_t i = 0; f->cache_keys && i < strmap_count(f->cache_keys); i++)
+        free(f->cache[i].bits);
+    free(f->cache);
+    strmap_free(f->cache_keys);
     pthread_mutex_destroy(&f->lock);
     filter_ast_free(f->ast);
     free(f);
@@ -396,6 +394,7 @@ enum rc filter_compile(struct store *s, const struct resource *group, struct fil
     struct filter *f = xcalloc(1, sizeof(*f));
     f->ast = ast;
     pthread_mutex_init(&f->lock, NULL);
+    f->cache_keys = strmap_new();
     size_t total = 0;
     for (size_t i = 0; i < ast->nexprs; i++)
         total += ast->exprs[i].nconds + ast->exprs[i].nuser_conds;

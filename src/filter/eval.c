@@ -10,6 +10,7 @@
  * minus the union of EXCLUDE sets.
  */
 #include "common/base.h"
+#include "common/buf.h"
 #include "filter/filter.h"
 #include "filter/filter_int.h"
 
@@ -232,52 +233,62 @@ static enum rc parse_param(const char *name, const char *s, struct filter_value 
     return RC_OK;
 }
 
-/* The cache key of a bound condition: its index and its values. */
-static char *cache_key(uint32_t cond, const struct filter_value *v, size_t n)
+/*
+ * The cache key of Items condition i for this request (binary): its index and
+ * the raw text of each of its parameters, length-prefixed (the literal values
+ * are the condition's own). False when a parameter has no value.
+ */
+static bool cache_key(const struct ccond *cc, uint32_t i, const json_t *values, struct buf *key)
 {
-    json_t *a = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, v[i].kind == FV_STRING ? json_string(v[i].text)
-                                                        : json_real(v[i].number));
-    char *vals = json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY);
-    json_decref(a);
-    char *key = xasprintf("%u:%s", cond, vals ? vals : "");
-    free(vals);
-    return key;
+    buf_add(key, &i, sizeof(i));
+    for (size_t k = 0; k < cc->c->nvalues; k++) {
+        const struct filter_value *v = &cc->c->values[k];
+        if (v->kind != FV_PARAM) continue;
+        const json_t *s = values ? json_object_get(values, v->text) : NULL;
+        if (!json_is_string(s)) return false;
+        size_t len = json_string_length(s);
+        buf_add(key, &len, sizeof(len));
+        buf_add(key, json_string_value(s), len);
+    }
+    return true;
 }
 
-/* Item bits for condition i bound to 'bc's values, from the cache or computed (and cached). */
-static void bind_item_bits(struct filter *f, uint32_t i, struct bcond *bc)
+/* The cached bitset for 'key', into bc; false when there is none. */
+static bool cache_find(struct filter *f, const struct buf *key, struct bcond *bc)
 {
-    char *key = cache_key(i, bc->vals, bc->nvals);
+    uint32_t idx;
     pthread_mutex_lock(&f->lock);
-    for (struct fcache_entry *c = f->cache; c; c = c->next) {
-        if (c->cond == i && strcmp(c->key, key) == 0) {
-            bc->bits = c->bits;
-            bc->others = c->others;
-            break;
-        }
+    bool hit = strmap_get(f->cache_keys, key->data, key->len, &idx);
+    if (hit) {
+        bc->bits = f->cache[idx].bits;
+        bc->others = f->cache[idx].others;
     }
     pthread_mutex_unlock(&f->lock);
-    if (bc->bits) {
-        free(key);
-        return;
-    }
+    return hit;
+}
+
+/*
+ * Item bits for condition i bound to 'bc's values: computed and cached under
+ * 'key' (raw texts, so that the next request with them skips parsing too).
+ */
+static void bind_item_bits(struct filter *f, uint32_t i, struct bcond *bc, const struct buf *key)
+{
     uint64_t *bits = filter__item_bits(f, &f->conds[i], bc->vals, bc->nvals, &bc->others);
     pthread_mutex_lock(&f->lock);
-    if (f->ncache < FCACHE_MAX) {
+    uint32_t n = strmap_count(f->cache_keys), idx;
+    if (strmap_get(f->cache_keys, key->data, key->len, &idx)) {
+        /* Another request cached it meanwhile. */
+        bc->bits = bc->owned_bits = bits;
+    } else if (n < FCACHE_MAX) {
         /* Entries live as long as the filter, so bound filters may borrow them. */
-        struct fcache_entry *c = xcalloc(1, sizeof(*c));
-        *c = (struct fcache_entry){f->cache, i, key, bits, bc->others};
-        f->cache = c;
-        f->ncache++;
+        f->cache = xreallocarray(f->cache, n + 1, sizeof(*f->cache));
+        strmap_intern(f->cache_keys, key->data, key->len, NULL);
+        f->cache[n] = (struct fcache_entry){bits, bc->others};
         bc->bits = bits;
-        key = NULL;
     } else {
         bc->bits = bc->owned_bits = bits;
     }
     pthread_mutex_unlock(&f->lock);
-    free(key);
 }
 
 enum rc filter_bind(struct filter *f, const json_t *values, struct filter_bound **out,
@@ -288,6 +299,8 @@ enum rc filter_bind(struct filter *f, const json_t *values, struct filter_bound 
     struct filter_bound *b = xcalloc(1, sizeof(*b));
     b->f = f;
     b->conds = xcalloc(f->nconds ? f->nconds : 1, sizeof(*b->conds));
+    struct buf key;
+    buf_init(&key, SIZE_MAX);
     for (uint32_t i = 0; i < f->nconds && !rc; i++) {
         const struct ccond *cc = &f->conds[i];
         struct bcond *bc = &b->conds[i];
@@ -298,6 +311,10 @@ enum rc filter_bind(struct filter *f, const json_t *values, struct filter_bound 
             bc->others = cc->others;
             continue;
         }
+        /* Items conditions: the bitset of these parameter texts, if cached (no parsing). */
+        bool item_bits = cc->c->source == FSRC_ITEMS && !cc->rhs;
+        buf_reset(&key);
+        if (item_bits && cache_key(cc, i, values, &key) && cache_find(f, &key, bc)) continue;
         for (size_t k = 0; k < cc->c->nvalues && !rc && !bc->dropped; k++) {
             const struct filter_value *v = &cc->c->values[k];
             if (v->kind != FV_PARAM) {
@@ -332,9 +349,9 @@ enum rc filter_bind(struct filter *f, const json_t *values, struct filter_bound 
                                  bc->vals[k].kind == FV_STRING ? bc->vals[k].text : "?");
             }
         }
-        if (!rc && !bc->dropped && cc->c->source == FSRC_ITEMS && !cc->rhs)
-            bind_item_bits(f, i, bc);
+        if (!rc && !bc->dropped && item_bits) bind_item_bits(f, i, bc, &key);
     }
+    buf_release(&key);
     if (rc) {
         filter_bound_free(b);
         return rc;
@@ -435,7 +452,7 @@ struct apply_ctx {
     uint32_t *owned_types;
 };
 
-/* The history items condition i (on Interactions) selects, one by one, into fn's bitset. */
+/* The event type bits whose history items Interactions condition i selects. */
 static uint32_t interaction_want(struct apply_ctx *a, uint32_t i)
 {
     const struct filter_cond *c = a->b->f->conds[i].c;

@@ -717,6 +717,56 @@ static void test_simple_matches_general(void **state)
     filter_free(f);
 }
 
+/* Items bound to 'values' on compiled filter 'f' (bit j: item index j allowed); RC of the bind. */
+static enum rc bound_items(struct filter *f, const char *values, uint64_t *bits)
+{
+    struct filter_bound *b = NULL;
+    struct filter_verdict v;
+    struct filter_request r = {.current_item = UINT32_MAX};
+    struct err e = ERR_INIT;
+    enum rc rc = filter_bind_text(f, values, &b, &e);
+    if (rc) return rc;
+    assert_int_equal(filter_apply(b, &r, 64, &v, &e), RC_OK);
+    *bits = 0;
+    for (uint32_t j = 0; j < 64; j++)
+        if (filter_allows(&v, j)) *bits |= 1ull << j;
+    filter_verdict_release(&v);
+    filter_bound_free(b);
+    return RC_OK;
+}
+
+/* One compiled filter bound to many value sets: the cache keeps them apart, refusals stay refused. */
+static void test_bind_cache(void **state)
+{
+    UNUSED(state);
+    struct filter *f = compile("INCLUDE ItemID WHERE Items.GENRE IN ($G)");
+    uint64_t action, drama, again, spaced, both;
+    assert_int_equal(bound_items(f, "{\"G\": \"\\\"action\\\"\"}", &action), RC_OK);
+    assert_int_equal(bound_items(f, "{\"G\": \"\\\"drama\\\"\"}", &drama), RC_OK);
+    assert_int_equal(bound_items(f, "{\"G\": \"\\\"action\\\"\"}", &again), RC_OK);
+    assert_int_equal(bound_items(f, "{\"G\": \" \\\"action\\\" \"}", &spaced), RC_OK);
+    assert_int_equal(bound_items(f, "{\"G\": \"\\\"action\\\",\\\"drama\\\"\"}", &both), RC_OK);
+    assert_true(action != 0 && drama != 0);
+    assert_true((action & drama) == 0);
+    assert_true(again == action && spaced == action);
+    assert_true(both == (action | drama));
+    /* A missing INCLUDE parameter or a bad text is refused every time, cached or not. */
+    uint64_t x;
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(bound_items(f, NULL, &x), RC_INVALID_INPUT);
+        assert_int_equal(bound_items(f, "{\"G\": \"action\"}", &x), RC_INVALID_INPUT);
+    }
+    filter_free(f);
+    f = compile("INCLUDE ItemID WHERE Items.PRICE < $P");
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(bound_items(f, "{\"P\": \"\\\"cheap\\\"\"}", &x), RC_INVALID_INPUT);
+    uint64_t lt10_bits, lt20_bits;
+    assert_int_equal(bound_items(f, "{\"P\": \"10\"}", &lt10_bits), RC_OK);
+    assert_int_equal(bound_items(f, "{\"P\": \"20\"}", &lt20_bits), RC_OK);
+    assert_true(lt10_bits != lt20_bits && (lt10_bits & ~lt20_bits) == 0);
+    filter_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -733,6 +783,7 @@ int main(void)
         cmocka_unit_test(test_recent_per_type),
         cmocka_unit_test(test_recent_per_type_model),
         cmocka_unit_test(test_simple_matches_general),
+        cmocka_unit_test(test_bind_cache),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
