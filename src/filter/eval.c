@@ -463,8 +463,7 @@ static uint32_t interaction_want(struct apply_ctx *a, uint32_t i)
 }
 
 /* Set (or with 'clear', clear) in 'set' of w words the history items of interaction condition i. */
-static void interaction_bits(struct apply_ctx *a, uint32_t i, uint64_t *set, uint32_t w,
-                             bool clear)
+static void interaction_bits(struct apply_ctx *a, uint32_t i, uint64_t *set, uint32_t w, bool clear)
 {
     uint32_t want = interaction_want(a, i);
     const struct filter_request *r = a->r;

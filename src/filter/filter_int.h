@@ -93,8 +93,8 @@ struct filter {
     uint32_t nwords; /* words of an item bitset */
     struct fcolumn *item_cols, *user_cols;
     size_t nitem_cols, nuser_cols;
-    struct strmap *users; /* user ID -> index, when CurrentUser is used */
-    pthread_mutex_t lock;     /* guards the cache */
+    struct strmap *users;      /* user ID -> index, when CurrentUser is used */
+    pthread_mutex_t lock;      /* guards the cache */
     struct strmap *cache_keys; /* condition and raw parameter texts -> index in 'cache' */
     struct fcache_entry *cache;
 };

@@ -377,9 +377,9 @@ static enum rc filter_read(struct store *s, const char *arn, struct resource *r,
                            struct resource *g, struct err *e)
 {
     enum rc rc = store_resource_get(s, arn, r, e);
-    if (rc == RC_NOT_FOUND || (!rc && (strcmp(r->kind, KIND_FILTER) != 0 ||
-                                       strstr(r->status, "FAILED") ||
-                                       strncmp(r->status, "DELETE", 6) == 0)))
+    if (rc == RC_NOT_FOUND ||
+        (!rc && (strcmp(r->kind, KIND_FILTER) != 0 || strstr(r->status, "FAILED") ||
+                 strncmp(r->status, "DELETE", 6) == 0)))
         return err_set(e, RC_NOT_FOUND, "filter %s does not exist", arn);
     if (rc) return rc;
     *attrs = json_loads(r->attrs, 0, NULL);
@@ -476,7 +476,8 @@ static void filter_refresh(struct model_cache *c, struct store *s, struct cached
     enum rc rc = filter_check(s, cf, &stale, &e);
     if (!rc && stale) {
         rc = filter_load(c, s, cf->arn, &fresh, &e);
-        if (rc == RC_OK) log_info("filters", "filter %s: compiled again (its data changed)", cf->arn);
+        if (rc == RC_OK)
+            log_info("filters", "filter %s: compiled again (its data changed)", cf->arn);
     }
     if (rc && rc != RC_NOT_FOUND) {
         log_warn("filters", "filter %s: keeping the compiled filter it had: %s", cf->arn, e.msg);

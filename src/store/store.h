@@ -192,7 +192,6 @@ enum rc store_entity_scan(struct store *s, int64_t dataset_id, store_entity_fn f
  * when they were never written. A cheap read, for caches built from the
  * rows (compiled filters) to tell whether they are stale.
  */
-enum rc store_entity_version(struct store *s, int64_t dataset_id, uint64_t *version,
-                             struct err *e);
+enum rc store_entity_version(struct store *s, int64_t dataset_id, uint64_t *version, struct err *e);
 
 #endif

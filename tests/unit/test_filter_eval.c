@@ -548,7 +548,8 @@ static void verdict(const char *text, const uint32_t *types, const int64_t *last
 }
 
 /* Whether allowed[from, to) are all 'want'. */
-static void expect_span(const bool *allowed, uint32_t from, uint32_t to, bool want, const char *what)
+static void expect_span(const bool *allowed, uint32_t from, uint32_t to, bool want,
+                        const char *what)
 {
     for (uint32_t j = from; j < to; j++)
         if (allowed[j] != want) fail_msg("%s: item %u %s", what, j, want ? "refused" : "allowed");
@@ -631,8 +632,9 @@ static void test_recent_per_type_model(void **state)
     assert_int_equal(model_open_version(s, arn, &m, &e), RC_OK);
     struct filter *f = NULL;
     struct filter_bound *b = NULL;
-    assert_int_equal(filter_compile_text(s, "g", "EXCLUDE ItemID WHERE Interactions.EVENT_TYPE "
-                                                 "IN (\"view\")",
+    assert_int_equal(filter_compile_text(s, "g",
+                                         "EXCLUDE ItemID WHERE Interactions.EVENT_TYPE "
+                                         "IN (\"view\")",
                                          &f, &e),
                      RC_OK);
     assert_int_equal(filter_bind_text(f, NULL, &b, &e), RC_OK);
@@ -735,7 +737,8 @@ static enum rc bound_items(struct filter *f, const char *values, uint64_t *bits)
     return RC_OK;
 }
 
-/* One compiled filter bound to many value sets: the cache keeps them apart, refusals stay refused. */
+/* One compiled filter bound to many value sets: the cache keeps them apart, refusals stay refused.
+ */
 static void test_bind_cache(void **state)
 {
     UNUSED(state);
