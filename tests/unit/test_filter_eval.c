@@ -100,6 +100,13 @@ static int setup(void **state)
     return 0;
 }
 
+static void remove_dir(const char *d)
+{
+    char *cmd = xasprintf("rm -rf '%s'", d);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+}
+
 static int teardown(void **state)
 {
     UNUSED(state);
@@ -108,9 +115,7 @@ static int teardown(void **state)
     free(pop_arn);
     free(sims_arn);
     store_close(st);
-    char *cmd = xasprintf("rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-    free(cmd);
+    remove_dir(dir);
     return 0;
 }
 
@@ -658,9 +663,7 @@ static void test_recent_per_type_model(void **state)
     free(arn);
     free(path);
     store_close(s);
-    char *cmd = xasprintf("rm -rf '%s'", d);
-    assert_int_equal(system(cmd), 0);
-    free(cmd);
+    remove_dir(d);
 }
 
 /*
