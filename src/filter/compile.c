@@ -479,6 +479,21 @@ enum rc filter_inputs_read(struct store *s, const struct resource *group, struct
     return rc;
 }
 
+void filter_inputs_keep_used(const struct filter *f, struct filter_inputs *in)
+{
+    /* Items conditions read the metadata and the item map (ITEM_ID, bitset sizes). */
+    if (!f->nitem_cols) {
+        in->items_dataset = 0;
+        in->items_version = 0;
+        in->nitems = 0;
+    }
+    if (!f->nuser_cols) {
+        in->users_dataset = 0;
+        in->users_version = 0;
+        in->nusers = 0;
+    }
+}
+
 enum rc filter_compile_text(struct store *s, const char *group_name, const char *text,
                             struct filter **out, struct err *e)
 {

@@ -153,6 +153,12 @@ struct filter_inputs {
 };
 enum rc filter_inputs_read(struct store *s, const struct resource *group, struct filter_inputs *out,
                            struct err *e);
+/*
+ * Zero the parts of 'in' that compiled filter 'f' does not read (the Users
+ * side of a filter without CurrentUser conditions; both sides of one on
+ * Interactions only), so that changes there do not make it stale.
+ */
+void filter_inputs_keep_used(const struct filter *f, struct filter_inputs *in);
 
 /* Parse and compile in one step: for the CLI and the batch runner. */
 enum rc filter_compile_text(struct store *s, const char *group_name, const char *text,

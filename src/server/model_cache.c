@@ -411,6 +411,7 @@ static enum rc filter_load(struct model_cache *c, struct store *s, const char *a
             rc = filter_compile(s, &g, ast, &f, e);
     }
     if (!rc) {
+        filter_inputs_keep_used(f, &src);
         struct cached_filter *cf = xcalloc(1, sizeof(*cf));
         cf->arn = xstrdup(arn);
         cf->group_arn = xstrdup(json_string_value(json_object_get(a, "datasetGroupArn")));
@@ -458,6 +459,7 @@ static enum rc filter_check(struct store *s, const struct cached_filter *cf, boo
     struct filter_inputs src;
     enum rc rc = filter_read(s, cf->arn, &r, &a, &g, e);
     if (!rc) rc = filter_inputs_read(s, &g, &src, e);
+    if (!rc) filter_inputs_keep_used(cf->filter, &src);
     if (!rc)
         *stale = r.id != cf->resource_id || memcmp(&src, &cf->inputs, sizeof(src)) != 0 ||
                  strcmp(g.arn, cf->group_arn) != 0;

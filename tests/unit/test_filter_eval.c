@@ -773,6 +773,50 @@ static void test_bind_cache(void **state)
     filter_free(f);
 }
 
+/* What a compiled filter depends on: only the datasets it reads, and their versions move. */
+static void test_inputs(void **state)
+{
+    UNUSED(state);
+    struct err e = ERR_INIT;
+    struct resource g = {0};
+    assert_int_equal(dataset_group_find(st, "g", &g, &e), RC_OK);
+    struct filter_inputs in, again;
+    assert_int_equal(filter_inputs_read(st, &g, &in, &e), RC_OK);
+    assert_true(in.items_dataset > 0 && in.users_dataset > 0);
+    assert_true(in.items_version > 0 && in.users_version > 0);
+    assert_int_equal(in.nitems, NITEMS);
+
+    struct filter *seen = compile("EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN (\"*\")");
+    struct filter *genre = compile("INCLUDE ItemID WHERE Items.GENRE IN ($G)");
+    struct filter *user = compile("INCLUDE ItemID WHERE Items.PRICE < 10 IF CurrentUser.AGE > 20");
+    struct filter_inputs a = in, b = in, c = in, zero = {0};
+    filter_inputs_keep_used(seen, &a);
+    filter_inputs_keep_used(genre, &b);
+    filter_inputs_keep_used(user, &c);
+    assert_memory_equal(&a, &zero, sizeof(zero));
+    assert_true(b.items_version == in.items_version && b.nitems == NITEMS);
+    assert_true(b.users_dataset == 0 && b.users_version == 0 && b.nusers == 0);
+    assert_memory_equal(&c, &in, sizeof(in));
+
+    /* Writing an item moves the items version, not the users one (i01 changes: run last). */
+    struct resource items = {0};
+    assert_int_equal(dataset_find(st, &g, DATASET_ITEMS, &items, &e), RC_OK);
+    static const char row[] = "{\"GENRE\":\"drama\",\"PRICE\":1.5}";
+    assert_int_equal(
+        store_entity_upsert(st, items.id, 0, ORIGIN_EVENTS, 1700000001, row, strlen(row), &e),
+        RC_OK);
+    assert_int_equal(filter_inputs_read(st, &g, &again, &e), RC_OK);
+    assert_true(again.items_version > in.items_version);
+    assert_true(again.users_version == in.users_version);
+    filter_inputs_keep_used(genre, &again);
+    assert_memory_not_equal(&again, &b, sizeof(b));
+    resource_release(&items);
+    resource_release(&g);
+    filter_free(seen);
+    filter_free(genre);
+    filter_free(user);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -790,6 +834,7 @@ int main(void)
         cmocka_unit_test(test_recent_per_type_model),
         cmocka_unit_test(test_simple_matches_general),
         cmocka_unit_test(test_bind_cache),
+        cmocka_unit_test(test_inputs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
