@@ -403,7 +403,7 @@ static enum rc filter_load(struct model_cache *c, struct store *s, const char *a
     struct filter *f = NULL;
     struct filter_inputs src;
     enum rc rc = filter_read(s, arn, &r, &a, &g, e);
-    /* The sources first: a change during the compile is then seen by the next check. */
+    /* The inputs first: a change during the compile is then seen by the next check. */
     if (!rc) rc = filter_inputs_read(s, &g, &src, e);
     if (!rc) {
         const char *text = json_string_value(json_object_get(a, "filterExpression"));
