@@ -2,13 +2,20 @@
  * filter_bench.c: model_recommend() with and without filters, in one process.
  * Built and run by bench/filter_bench.py (see bench/filter.sh):
  *
- *   filter_bench DATA_DIR VERSION_ARN USERS_FILE REPS GENRE
+ *   filter_bench DATA_DIR VERSION_ARN USERS_FILE REPS GENRE [CASE]
  *
  * For each repetition, runs every case over all users (one user per line of
  * USERS_FILE), in turn so that machine noise hits them alike; each request
  * binds its filter values (as the server does per request) and asks for 25
  * items. Prints one line per case and repetition:
- * "case wall-seconds cpu-seconds requests items-returned".
+ * "case wall-seconds cpu-seconds requests items-returned". With CASE, only
+ * that case runs (for profiling one of them with perf).
+ *
+ * Then the filter's own fixed cost per request, without the model: bind the
+ * values (parsed once, as the server has them from the request's JSON),
+ * decide the verdict for a 30-item history (two event types), free both;
+ * FIXED_ROUNDS times over the users. One line per filtered case:
+ * "fixed case seconds requests".
  */
 #include "common/base.h"
 #include "common/clock.h"
@@ -36,8 +43,8 @@ struct bench_case {
 
 int main(int argc, char **argv)
 {
-    if (argc != 6) {
-        fprintf(stderr, "usage: filter_bench DATA_DIR VERSION_ARN USERS_FILE REPS GENRE\n");
+    if (argc != 6 && argc != 7) {
+        fprintf(stderr, "usage: filter_bench DATA_DIR VERSION_ARN USERS_FILE REPS GENRE [CASE]\n");
         return 2;
     }
     openblas_set_num_threads(1);
@@ -75,6 +82,7 @@ int main(int argc, char **argv)
     free(group);
     for (int r = 0; r < reps; r++) {
         for (size_t c = 0; c < ARRAY_SIZE(cases); c++) {
+            if (argc == 7 && strcmp(argv[6], cases[c].name) != 0) continue;
             double t0 = clock_monotonic(), c0 = cpu_seconds();
             size_t items = 0;
             for (size_t u = 0; u < nusers; u++) {
@@ -93,6 +101,37 @@ int main(int argc, char **argv)
                    cpu_seconds() - c0, nusers, items);
             fflush(stdout);
         }
+    }
+    /* The fixed cost: bind + apply + free, on a synthetic history. */
+    enum { FIXED_ROUNDS = 20, HIST = 30 };
+    uint32_t nitems = model_item_count(m), hist[HIST], types[HIST];
+    int64_t last[HIST];
+    const char *type_names[] = {"click", "view"};
+    for (size_t c = 0; c < ARRAY_SIZE(cases); c++) {
+        if (!f[c] || (argc == 7 && strcmp(argv[6], cases[c].name) != 0)) continue;
+        json_t *values = cases[c].values ? json_loads(cases[c].values, 0, NULL) : NULL;
+        double t0 = clock_monotonic();
+        size_t reqs = 0;
+        for (int r = 0; r < FIXED_ROUNDS; r++) {
+            for (size_t u = 0; u < nusers; u++, reqs++) {
+                for (uint32_t k = 0; k < HIST; k++) {
+                    hist[k] = (uint32_t)(u * 7 % (nitems / HIST) + k * (nitems / HIST));
+                    types[k] = 1u << (k & 1);
+                    last[k] = 1700000000 + (int64_t)k;
+                }
+                struct filter_request fr = {users[u], UINT32_MAX, hist, types, last, HIST,
+                                            type_names, 2};
+                struct filter_bound *b = NULL;
+                struct filter_verdict v;
+                if (filter_bind(f[c], values, &b, &e) ||
+                    filter_apply(b, &fr, nitems, &v, &e))
+                    return 1;
+                filter_verdict_release(&v);
+                filter_bound_free(b);
+            }
+        }
+        printf("fixed %s %.6f %zu\n", cases[c].name, clock_monotonic() - t0, reqs);
+        json_decref(values);
     }
     for (size_t c = 0; c < ARRAY_SIZE(cases); c++)
         filter_free(f[c]);

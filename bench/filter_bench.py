@@ -4,7 +4,8 @@ serving benchmark's catalog (bench/catalog.py). See bench/filter.sh and bench/RE
 
 1. model_recommend() level: builds bench/filter_bench.c against build/libcore.a and runs
    it on the trained model: for every case, one request per user (--users, 25 results),
-   each binding its filter values as the server does; cases in turn, --reps times.
+   each binding its filter values as the server does; cases in turn, --reps times. Then
+   the filter alone per request (bind + verdict on a 30-item history, no model).
 2. HTTP level (unless --no-http, and when wrk and boto3 are there): savor serve, a
    campaign and two filters made with boto3, then wrk rounds of GetRecommendations
    (random known user, numResults 25) per case, cases in turn. Bar: each filter keeps
@@ -57,6 +58,7 @@ end
 
 
 def build_bench():
+    os.makedirs(catalog.OUT, exist_ok=True)
     out = os.path.join(catalog.OUT, "filter_bench")
     pkgs = "libmicrohttpd jansson sqlite3 openblas lapacke openssl zlib"
     flags = subprocess.run(["pkg-config", "--cflags", "--libs"] + pkgs.split(),
@@ -156,11 +158,16 @@ def main():
         f.write("\n".join(users) + "\n")
     load_before = catalog.loadavg()
     rows = {name: [] for name, _ in CASES}
+    fixed = {}
     http = None
     try:
         out = run([binary, data_dir, version, ufile, str(args.reps), genre],
                   stdout=subprocess.PIPE, text=True).stdout
         for line in out.splitlines():
+            if line.startswith("fixed "):
+                _, name, secs, n = line.split()
+                fixed[name] = 1e6 * float(secs) / int(n)
+                continue
             name, wall, cpu, n, items = line.split()
             rows[name].append((float(wall), float(cpu), int(n), int(items)))
         have_wrk = shutil.which("wrk") is not None
@@ -184,15 +191,16 @@ def main():
           "filter values bound per request), %d repetitions, cases in turn, one thread"
           % (len(users), args.reps))
     print("")
-    print("| case | median wall | requests/s | throughput vs unfiltered | CPU vs unfiltered "
-          "| items returned |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| case | median wall | requests/s | µs/request | throughput vs unfiltered "
+          "| CPU vs unfiltered | items returned | filter alone (bind + verdict) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, _ in CASES:
         w = median([r[0] for r in rows[name]])
         c = median([r[1] for r in rows[name]])
-        print("| %s | %.2f s | %.0f | %.2f | %.2f | %d of %d |"
-              % (name, w, len(users) / w, base_wall / w, c / base_cpu, rows[name][0][3],
-                 25 * len(users)))
+        print("| %s | %.2f s | %.0f | %.1f | %.2f | %.2f | %d of %d | %s |"
+              % (name, w, len(users) / w, 1e6 * w / len(users), base_wall / w, c / base_cpu,
+                 rows[name][0][3], 25 * len(users),
+                 "%.2f µs" % fixed[name] if name in fixed else "-"))
     if http:
         base = median([r["rps"] for r in http["unfiltered"]])
         print("")

@@ -365,12 +365,10 @@ void filter_free(struct filter *f)
     free(f->item_cols);
     free(f->user_cols);
     strmap_free(f->users);
-    for (struct fcache_entry *c = f->cache, *next; c; c = next) {
-        next = c->next;
-        free(c->key);
-        free(c->bits);
-        free(c);
-    }
+    for (uint32_t i = 0; f->cache_keys && i < strmap_count(f->cache_keys); i++)
+        free(f->cache[i].bits);
+    free(f->cache);
+    strmap_free(f->cache_keys);
     pthread_mutex_destroy(&f->lock);
     filter_ast_free(f->ast);
     free(f);
@@ -396,6 +394,7 @@ enum rc filter_compile(struct store *s, const struct resource *group, struct fil
     struct filter *f = xcalloc(1, sizeof(*f));
     f->ast = ast;
     pthread_mutex_init(&f->lock, NULL);
+    f->cache_keys = strmap_new();
     size_t total = 0;
     for (size_t i = 0; i < ast->nexprs; i++)
         total += ast->exprs[i].nconds + ast->exprs[i].nuser_conds;
@@ -447,8 +446,52 @@ enum rc filter_compile(struct store *s, const struct resource *group, struct fil
                 cc->bits = filter__item_bits(f, cc, cc->c->values, cc->c->nvalues, &cc->others);
         }
     }
+    f->simple = true;
+    for (size_t i = 0; i < ast->nexprs; i++) {
+        const struct filter_expr *x = &ast->exprs[i];
+        if (x->nconds != 1 || x->nuser_conds || x->conds[0].current_item) f->simple = false;
+    }
     *out = f;
     return RC_OK;
+}
+
+enum rc filter_inputs_read(struct store *s, const struct resource *group, struct filter_inputs *out,
+                           struct err *e)
+{
+    memset(out, 0, sizeof(*out));
+    static const enum dataset_type types[] = {DATASET_ITEMS, DATASET_USERS};
+    int64_t *ids[] = {&out->items_dataset, &out->users_dataset};
+    uint64_t *versions[] = {&out->items_version, &out->users_version};
+    enum rc rc = RC_OK;
+    for (size_t i = 0; i < ARRAY_SIZE(types) && !rc; i++) {
+        struct resource d = {0};
+        rc = dataset_find(s, group, types[i], &d, e);
+        if (!rc) {
+            *ids[i] = d.id;
+            rc = store_entity_version(s, d.id, versions[i], e);
+        } else if (rc == RC_NOT_FOUND) {
+            rc = RC_OK; /* no such dataset (yet) */
+        }
+        resource_release(&d);
+    }
+    if (!rc) rc = store_idmap_count(s, group->id, ID_ITEMS, &out->nitems, e);
+    if (!rc) rc = store_idmap_count(s, group->id, ID_USERS, &out->nusers, e);
+    return rc;
+}
+
+void filter_inputs_keep_used(const struct filter *f, struct filter_inputs *in)
+{
+    /* Items conditions read the metadata and the item map (ITEM_ID, bitset sizes). */
+    if (!f->nitem_cols) {
+        in->items_dataset = 0;
+        in->items_version = 0;
+        in->nitems = 0;
+    }
+    if (!f->nuser_cols) {
+        in->users_dataset = 0;
+        in->users_version = 0;
+        in->nusers = 0;
+    }
 }
 
 enum rc filter_compile_text(struct store *s, const char *group_name, const char *text,

@@ -10,6 +10,7 @@
  * minus the union of EXCLUDE sets.
  */
 #include "common/base.h"
+#include "common/buf.h"
 #include "filter/filter.h"
 #include "filter/filter_int.h"
 
@@ -232,52 +233,62 @@ static enum rc parse_param(const char *name, const char *s, struct filter_value 
     return RC_OK;
 }
 
-/* The cache key of a bound condition: its index and its values. */
-static char *cache_key(uint32_t cond, const struct filter_value *v, size_t n)
+/*
+ * The cache key of Items condition i for this request (binary): its index and
+ * the raw text of each of its parameters, length-prefixed (the literal values
+ * are the condition's own). False when a parameter has no value.
+ */
+static bool cache_key(const struct ccond *cc, uint32_t i, const json_t *values, struct buf *key)
 {
-    json_t *a = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, v[i].kind == FV_STRING ? json_string(v[i].text)
-                                                        : json_real(v[i].number));
-    char *vals = json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY);
-    json_decref(a);
-    char *key = xasprintf("%u:%s", cond, vals ? vals : "");
-    free(vals);
-    return key;
+    buf_add(key, &i, sizeof(i));
+    for (size_t k = 0; k < cc->c->nvalues; k++) {
+        const struct filter_value *v = &cc->c->values[k];
+        if (v->kind != FV_PARAM) continue;
+        const json_t *s = values ? json_object_get(values, v->text) : NULL;
+        if (!json_is_string(s)) return false;
+        size_t len = json_string_length(s);
+        buf_add(key, &len, sizeof(len));
+        buf_add(key, json_string_value(s), len);
+    }
+    return true;
 }
 
-/* Item bits for condition i bound to 'bc's values, from the cache or computed (and cached). */
-static void bind_item_bits(struct filter *f, uint32_t i, struct bcond *bc)
+/* The cached bitset for 'key', into bc; false when there is none. */
+static bool cache_find(struct filter *f, const struct buf *key, struct bcond *bc)
 {
-    char *key = cache_key(i, bc->vals, bc->nvals);
+    uint32_t idx;
     pthread_mutex_lock(&f->lock);
-    for (struct fcache_entry *c = f->cache; c; c = c->next) {
-        if (c->cond == i && strcmp(c->key, key) == 0) {
-            bc->bits = c->bits;
-            bc->others = c->others;
-            break;
-        }
+    bool hit = strmap_get(f->cache_keys, key->data, key->len, &idx);
+    if (hit) {
+        bc->bits = f->cache[idx].bits;
+        bc->others = f->cache[idx].others;
     }
     pthread_mutex_unlock(&f->lock);
-    if (bc->bits) {
-        free(key);
-        return;
-    }
+    return hit;
+}
+
+/*
+ * Item bits for condition i bound to 'bc's values: computed and cached under
+ * 'key' (raw texts, so that the next request with them skips parsing too).
+ */
+static void bind_item_bits(struct filter *f, uint32_t i, struct bcond *bc, const struct buf *key)
+{
     uint64_t *bits = filter__item_bits(f, &f->conds[i], bc->vals, bc->nvals, &bc->others);
     pthread_mutex_lock(&f->lock);
-    if (f->ncache < FCACHE_MAX) {
+    uint32_t n = strmap_count(f->cache_keys), idx;
+    if (strmap_get(f->cache_keys, key->data, key->len, &idx)) {
+        /* Another request cached it meanwhile. */
+        bc->bits = bc->owned_bits = bits;
+    } else if (n < FCACHE_MAX) {
         /* Entries live as long as the filter, so bound filters may borrow them. */
-        struct fcache_entry *c = xcalloc(1, sizeof(*c));
-        *c = (struct fcache_entry){f->cache, i, key, bits, bc->others};
-        f->cache = c;
-        f->ncache++;
+        f->cache = xreallocarray(f->cache, n + 1, sizeof(*f->cache));
+        strmap_intern(f->cache_keys, key->data, key->len, NULL);
+        f->cache[n] = (struct fcache_entry){bits, bc->others};
         bc->bits = bits;
-        key = NULL;
     } else {
         bc->bits = bc->owned_bits = bits;
     }
     pthread_mutex_unlock(&f->lock);
-    free(key);
 }
 
 enum rc filter_bind(struct filter *f, const json_t *values, struct filter_bound **out,
@@ -288,6 +299,8 @@ enum rc filter_bind(struct filter *f, const json_t *values, struct filter_bound 
     struct filter_bound *b = xcalloc(1, sizeof(*b));
     b->f = f;
     b->conds = xcalloc(f->nconds ? f->nconds : 1, sizeof(*b->conds));
+    struct buf key;
+    buf_init(&key, SIZE_MAX);
     for (uint32_t i = 0; i < f->nconds && !rc; i++) {
         const struct ccond *cc = &f->conds[i];
         struct bcond *bc = &b->conds[i];
@@ -298,6 +311,10 @@ enum rc filter_bind(struct filter *f, const json_t *values, struct filter_bound 
             bc->others = cc->others;
             continue;
         }
+        /* Items conditions: the bitset of these parameter texts, if cached (no parsing). */
+        bool item_bits = cc->c->source == FSRC_ITEMS && !cc->rhs;
+        buf_reset(&key);
+        if (item_bits && cache_key(cc, i, values, &key) && cache_find(f, &key, bc)) continue;
         for (size_t k = 0; k < cc->c->nvalues && !rc && !bc->dropped; k++) {
             const struct filter_value *v = &cc->c->values[k];
             if (v->kind != FV_PARAM) {
@@ -332,9 +349,9 @@ enum rc filter_bind(struct filter *f, const json_t *values, struct filter_bound 
                                  bc->vals[k].kind == FV_STRING ? bc->vals[k].text : "?");
             }
         }
-        if (!rc && !bc->dropped && cc->c->source == FSRC_ITEMS && !cc->rhs)
-            bind_item_bits(f, i, bc);
+        if (!rc && !bc->dropped && item_bits) bind_item_bits(f, i, bc, &key);
     }
+    buf_release(&key);
     if (rc) {
         filter_bound_free(b);
         return rc;
@@ -382,6 +399,84 @@ static uint32_t type_mask(const struct filter_request *r, const struct filter_va
     return mask;
 }
 
+/*
+ * Personalize's limit: per event type, only the user's latest
+ * FILTER_RECENT_PER_TYPE interactions count. The history has one entry per
+ * item (its types and its latest time), so for each type bit the items with
+ * the latest times are kept (ties: the lower index). Returns the history's
+ * type masks with the bits of older items cleared: r->history_types itself
+ * when no type is over the limit, else a new array in *owned (caller frees).
+ */
+static int newest_first(const void *a, const void *b, void *ctx)
+{
+    const int64_t *last = ctx;
+    size_t i = *(const size_t *)a, j = *(const size_t *)b;
+    if (last[i] != last[j]) return last[i] > last[j] ? -1 : 1;
+    return i < j ? -1 : i > j;
+}
+
+static const uint32_t *recent_types(const struct filter_request *r, uint32_t **owned)
+{
+    *owned = NULL;
+    if (!r->history_last || r->history_n <= FILTER_RECENT_PER_TYPE) return r->history_types;
+    size_t count[32] = {0};
+    for (size_t k = 0; k < r->history_n; k++)
+        for (uint32_t t = r->history_types[k]; t; t &= t - 1)
+            count[__builtin_ctz(t)]++;
+    uint32_t over = 0;
+    for (int b = 0; b < 32; b++)
+        if (count[b] > FILTER_RECENT_PER_TYPE) over |= 1u << b;
+    if (!over) return r->history_types;
+    uint32_t *types = xmallocarray(r->history_n, sizeof(uint32_t));
+    memcpy(types, r->history_types, r->history_n * sizeof(uint32_t));
+    size_t *idx = xmallocarray(r->history_n, sizeof(size_t));
+    for (; over; over &= over - 1) {
+        uint32_t bit = 1u << __builtin_ctz(over);
+        size_t m = 0;
+        for (size_t k = 0; k < r->history_n; k++)
+            if (r->history_types[k] & bit) idx[m++] = k;
+        qsort_r(idx, m, sizeof(*idx), newest_first, (void *)r->history_last);
+        for (size_t i = FILTER_RECENT_PER_TYPE; i < m; i++)
+            types[idx[i]] &= ~bit;
+    }
+    free(idx);
+    *owned = types;
+    return types;
+}
+
+/* One request being decided: the request, and its recent types once needed. */
+struct apply_ctx {
+    const struct filter_bound *b;
+    const struct filter_request *r;
+    const uint32_t *types; /* recent_types(), on first use */
+    uint32_t *owned_types;
+};
+
+/* The event type bits whose history items Interactions condition i selects. */
+static uint32_t interaction_want(struct apply_ctx *a, uint32_t i)
+{
+    const struct filter_cond *c = a->b->f->conds[i].c;
+    const struct bcond *bc = &a->b->conds[i];
+    if (!a->types) a->types = recent_types(a->r, &a->owned_types);
+    uint32_t listed = type_mask(a->r, bc->vals, bc->nvals);
+    return c->op == FOP_NOT_IN ? ~listed : listed;
+}
+
+/* Set (or with 'clear', clear) in 'set' of w words the history items of interaction condition i. */
+static void interaction_bits(struct apply_ctx *a, uint32_t i, uint64_t *set, uint32_t w, bool clear)
+{
+    uint32_t want = interaction_want(a, i);
+    const struct filter_request *r = a->r;
+    for (size_t k = 0; k < r->history_n; k++) {
+        uint32_t it = r->history_items[k];
+        if (it >= (uint64_t)w * 64 || !(a->types[k] & want)) continue;
+        if (clear)
+            set[it >> 6] &= ~(1ull << (it & 63));
+        else
+            set_bit(set, it);
+    }
+}
+
 /* Copy an item bitset of f->nwords into 'dst' of 'w' words, filling the rest with 'others'. */
 static void copy_bits(uint64_t *dst, uint32_t w, const uint64_t *src, uint32_t nsrc, bool others)
 {
@@ -391,27 +486,21 @@ static void copy_bits(uint64_t *dst, uint32_t w, const uint64_t *src, uint32_t n
         dst[i] = others ? ~0ull : 0;
 }
 
-/* The items condition i selects for request r, into 'set' (w words); returns "others". */
-static bool cond_set(const struct filter_bound *b, uint32_t i, const struct filter_request *r,
-                     uint64_t *set, uint32_t w)
+/* The items condition i selects for the request, into 'set' (w words); returns "others". */
+static bool cond_set(struct apply_ctx *a, uint32_t i, uint64_t *set, uint32_t w)
 {
-    const struct filter *f = b->f;
+    const struct filter *f = a->b->f;
     const struct ccond *cc = &f->conds[i];
-    const struct bcond *bc = &b->conds[i];
+    const struct bcond *bc = &a->b->conds[i];
     if (cc->c->source == FSRC_INTERACTIONS) {
         memset(set, 0, w * sizeof(uint64_t));
-        uint32_t listed = type_mask(r, bc->vals, bc->nvals);
-        uint32_t want = cc->c->op == FOP_NOT_IN ? ~listed : listed;
-        for (size_t k = 0; k < r->history_n; k++) {
-            uint32_t it = r->history_items[k];
-            if (it < (uint64_t)w * 64 && (r->history_types[k] & want)) set_bit(set, it);
-        }
+        interaction_bits(a, i, set, w, false);
         return false;
     }
     if (cc->rhs) {
         /* Items.F op CurrentItem.G: the current item's values, then as a literal list. */
         const struct fcolumn *rc = cc->rhs;
-        uint32_t ci = r->current_item;
+        uint32_t ci = a->r->current_item;
         if (ci == UINT32_MAX || ci >= rc->n) {
             memset(set, 0, w * sizeof(uint64_t));
             return false;
@@ -446,19 +535,68 @@ static bool cond_set(const struct filter_bound *b, uint32_t i, const struct filt
     return bc->others;
 }
 
-enum rc filter_apply(const struct filter_bound *b, const struct filter_request *r, uint32_t nitems,
-                     struct filter_verdict *v, struct err *e)
+/*
+ * The common shape, every expression one condition on Items (no CurrentItem)
+ * or Interactions and no IF CurrentUser: the verdict is built in place, the
+ * included sets OR-ed into it and the excluded ones cleared from it, with
+ * interaction conditions touching only the history's items. Returns "others".
+ */
+static bool apply_simple(struct apply_ctx *a, uint64_t *allow, uint32_t w)
 {
-    UNUSED(e);
+    const struct filter *f = a->b->f;
+    uint32_t nw = MIN(w, f->nwords);
+    bool any_incl = false, others = false;
+    for (uint32_t i = 0; i < f->nconds; i++) {
+        const struct bcond *bc = &a->b->conds[i];
+        if (bc->dropped || f->ast->exprs[f->conds[i].expr].action != FILTER_INCLUDE) continue;
+        if (!any_incl) memset(allow, 0, w * sizeof(uint64_t));
+        any_incl = true;
+        if (f->conds[i].c->source == FSRC_INTERACTIONS) {
+            interaction_bits(a, i, allow, w, false);
+            continue;
+        }
+        for (uint32_t j = 0; j < nw; j++)
+            allow[j] |= bc->bits[j];
+        if (bc->others)
+            for (uint32_t j = nw; j < w; j++)
+                allow[j] = ~0ull;
+        others = others || bc->others;
+    }
+    if (!any_incl) {
+        memset(allow, 0xff, w * sizeof(uint64_t));
+        others = true;
+    }
+    for (uint32_t i = 0; i < f->nconds; i++) {
+        const struct bcond *bc = &a->b->conds[i];
+        if (bc->dropped || f->ast->exprs[f->conds[i].expr].action != FILTER_EXCLUDE) continue;
+        if (f->conds[i].c->source == FSRC_INTERACTIONS) {
+            interaction_bits(a, i, allow, w, true);
+            continue;
+        }
+        for (uint32_t j = 0; j < nw; j++)
+            allow[j] &= ~bc->bits[j];
+        if (bc->others)
+            for (uint32_t j = nw; j < w; j++)
+                allow[j] = 0;
+        others = others && !bc->others;
+    }
+    return others;
+}
+
+/* Any shape: AND-groups, OR, IF CurrentUser, CurrentItem. Returns "others". */
+static bool apply_general(struct apply_ctx *a, uint64_t *incl, uint32_t w)
+{
+    const struct filter_bound *b = a->b;
     const struct filter *f = b->f;
-    uint32_t n = MAX(nitems, f->nitems);
-    uint32_t w = (n + 63) / 64 + 1;
-    uint64_t *incl = xcalloc(w, sizeof(uint64_t)), *excl = xcalloc(w, sizeof(uint64_t));
-    uint64_t *expr = xmallocarray(w, sizeof(uint64_t)), *group = xmallocarray(w, sizeof(uint64_t));
-    uint64_t *set = xmallocarray(w, sizeof(uint64_t));
+    /* One block for the scratch sets: excl, expr, group, set. */
+    uint64_t *scratch = xcalloc((size_t)4 * w, sizeof(uint64_t));
+    uint64_t *excl = scratch, *expr = scratch + w, *group = scratch + 2 * (size_t)w,
+             *set = scratch + 3 * (size_t)w;
+    memset(incl, 0, w * sizeof(uint64_t));
     bool any_incl = false, incl_o = false, excl_o = false;
     uint32_t user = UINT32_MAX;
-    if (r->user_id && f->users) strmap_get(f->users, r->user_id, strlen(r->user_id), &user);
+    const char *uid = a->r->user_id;
+    if (uid && f->users) strmap_get(f->users, uid, strlen(uid), &user);
     uint32_t i = 0;
     for (uint32_t x = 0; x < f->ast->nexprs; x++) {
         const struct filter_expr *fx = &f->ast->exprs[x];
@@ -481,7 +619,7 @@ enum rc filter_apply(const struct filter_bound *b, const struct filter_request *
             uint32_t g = k;
             do {
                 if (!b->conds[g].dropped) {
-                    bool o = cond_set(b, g, r, set, w);
+                    bool o = cond_set(a, g, set, w);
                     if (!have_group) {
                         memcpy(group, set, w * sizeof(uint64_t));
                         group_o = o;
@@ -515,12 +653,21 @@ enum rc filter_apply(const struct filter_bound *b, const struct filter_request *
     }
     for (uint32_t j = 0; j < w; j++)
         incl[j] = (any_incl ? incl[j] : ~0ull) & ~excl[j];
-    v->allow = incl;
+    free(scratch);
+    return (any_incl ? incl_o : true) && !excl_o;
+}
+
+enum rc filter_apply(const struct filter_bound *b, const struct filter_request *r, uint32_t nitems,
+                     struct filter_verdict *v, struct err *e)
+{
+    UNUSED(e);
+    const struct filter *f = b->f;
+    uint32_t n = MAX(nitems, f->nitems);
+    uint32_t w = (n + 63) / 64 + 1;
+    struct apply_ctx a = {b, r, NULL, NULL};
+    v->allow = xmallocarray(w, sizeof(uint64_t));
     v->nitems = n;
-    v->allow_others = (any_incl ? incl_o : true) && !excl_o;
-    free(excl);
-    free(expr);
-    free(group);
-    free(set);
+    v->allow_others = f->simple ? apply_simple(&a, v->allow, w) : apply_general(&a, v->allow, w);
+    free(a.owned_types);
     return RC_OK;
 }

@@ -139,6 +139,27 @@ enum rc filter_compile(struct store *s, const struct resource *group, struct fil
                        struct filter **out, struct err *e);
 void filter_free(struct filter *f);
 
+/*
+ * What a filter compiled against 'group' now would be built from: its Items
+ * and Users datasets, their metadata versions (store_entity_version) and
+ * the sizes of the group's item and user ID maps. A few indexed reads. Read
+ * it before filter_compile(); when a later read differs (memcmp), the
+ * compiled filter is stale.
+ */
+struct filter_inputs {
+    int64_t items_dataset, users_dataset; /* 0 when absent */
+    uint64_t items_version, users_version;
+    uint32_t nitems, nusers;
+};
+enum rc filter_inputs_read(struct store *s, const struct resource *group, struct filter_inputs *out,
+                           struct err *e);
+/*
+ * Zero the parts of 'in' that compiled filter 'f' does not read (the Users
+ * side of a filter without CurrentUser conditions; both sides of one on
+ * Interactions only), so that changes there do not make it stale.
+ */
+void filter_inputs_keep_used(const struct filter *f, struct filter_inputs *in);
+
 /* Parse and compile in one step: for the CLI and the batch runner. */
 enum rc filter_compile_text(struct store *s, const char *group_name, const char *text,
                             struct filter **out, struct err *e);
@@ -164,14 +185,18 @@ void filter_bound_free(struct filter_bound *b);
  * One request, as the engine knows it. The history is the user's items
  * (ascending indexes) with a mask of the event types behind each
  * (event_type_bit() of models/weighting.h: bit t for type index t < 30,
- * bit 30 for the rest, bit 31 for events without a type); type_names are the
- * model's event type names by index.
+ * bit 30 for the rest, bit 31 for events without a type) and the time of
+ * the user's latest event on each; type_names are the model's event type
+ * names by index. Interaction conditions see, per event type (mask bit),
+ * only the FILTER_RECENT_PER_TYPE items with the latest times (all of them
+ * when history_last is NULL).
  */
 struct filter_request {
     const char *user_id;   /* may be NULL */
     uint32_t current_item; /* related items: the request's item; UINT32_MAX for none */
     const uint32_t *history_items;
     const uint32_t *history_types;
+    const int64_t *history_last; /* may be NULL */
     size_t history_n;
     const char *const *type_names;
     uint32_t ntypes;

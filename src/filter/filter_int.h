@@ -78,10 +78,8 @@ struct ccond {
     bool others;    /* the verdict for an item with no metadata (with 'bits') */
 };
 
+/* An Items condition's bitset for one set of parameter values (see bind_item_bits). */
 struct fcache_entry {
-    struct fcache_entry *next;
-    uint32_t cond;
-    char *key; /* the bound values, canonical */
     uint64_t *bits;
     bool others;
 };
@@ -90,14 +88,15 @@ struct filter {
     struct filter_ast *ast; /* owned */
     struct ccond *conds;    /* all conditions, expression by expression */
     size_t nconds;
+    bool simple;     /* every expression one Items (no CurrentItem) or Interactions condition */
     uint32_t nitems; /* items in the group when compiled */
     uint32_t nwords; /* words of an item bitset */
     struct fcolumn *item_cols, *user_cols;
     size_t nitem_cols, nuser_cols;
-    struct strmap *users; /* user ID -> index, when CurrentUser is used */
-    pthread_mutex_t lock; /* guards the cache */
+    struct strmap *users;      /* user ID -> index, when CurrentUser is used */
+    pthread_mutex_t lock;      /* guards the cache */
+    struct strmap *cache_keys; /* condition and raw parameter texts -> index in 'cache' */
     struct fcache_entry *cache;
-    size_t ncache;
 };
 
 /* Item bitset of condition 'cc' for resolved 'values' (no parameters left); caller frees. */

@@ -1798,6 +1798,7 @@ static enum rc filter_request_apply(struct model *m, const struct filter_bound *
         .current_item = current_item,
         .history_items = h->items,
         .history_types = h->types,
+        .history_last = h->last,
         .history_n = h->n,
         .type_names = (const char *const *)m->weigher.names,
         .ntypes = m->weigher.ntypes,

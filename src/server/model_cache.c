@@ -10,9 +10,9 @@
  */
 #include "common/base.h"
 #include "server/model_cache.h"
-#include "common/clock.h"
 #include "common/log.h"
 #include "filter/filter.h"
+#include "server/metrics.h"
 
 #include <errno.h>
 #include <math.h>
@@ -25,12 +25,19 @@ struct model_cache {
     struct store *store;     /* the cache's own connection, under load_mu */
     struct campaign_model **v;
     size_t n, alloc;
+    char *data_dir;
     struct cached_filter **f; /* under mu */
     size_t nf, falloc;
-    uint64_t generation; /* of item and user metadata, under mu */
+    uint64_t generation;      /* bumped by model_cache_metadata_changed(), under mu */
+    uint64_t filter_compiles; /* under mu */
+    /* The filter refresher, started with the first cached filter (under mu). */
+    pthread_t refresher;
+    bool refresher_started, stopping;
+    pthread_cond_t wake; /* metadata changed, or stopping */
 };
 
-#define FILTER_RECHECK_SECONDS 5.0
+/* How often cached filters are checked against the store (a few indexed reads each). */
+#define FILTER_RECHECK_SECONDS 1.0
 
 enum rc model_cache_new(const char *data_dir, struct model_cache **out, struct err *e)
 {
@@ -43,6 +50,13 @@ enum rc model_cache_new(const char *data_dir, struct model_cache **out, struct e
     pthread_mutex_init(&c->mu, NULL);
     pthread_mutex_init(&c->feed_mu, NULL);
     pthread_mutex_init(&c->load_mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    c->data_dir = xstrdup(data_dir);
+    server_metrics_add("savor_filter_compiles_total", 0);
     *out = c;
     return RC_OK;
 }
@@ -60,6 +74,12 @@ static void campaign_model_free(struct campaign_model *cm)
 void model_cache_free(struct model_cache *c)
 {
     if (!c) return;
+    pthread_mutex_lock(&c->mu);
+    c->stopping = true;
+    pthread_cond_signal(&c->wake);
+    bool started = c->refresher_started;
+    pthread_mutex_unlock(&c->mu);
+    if (started) pthread_join(c->refresher, NULL);
     for (size_t i = 0; i < c->n; i++)
         campaign_model_free(c->v[i]);
     free(c->v);
@@ -74,6 +94,8 @@ void model_cache_free(struct model_cache *c)
     pthread_mutex_destroy(&c->mu);
     pthread_mutex_destroy(&c->feed_mu);
     pthread_mutex_destroy(&c->load_mu);
+    pthread_cond_destroy(&c->wake);
+    free(c->data_dir);
     free(c);
 }
 
@@ -335,6 +357,14 @@ static void filter_unref(struct cached_filter *cf)
     free(cf);
 }
 
+/* Index of filter 'arn' in the table, or c->nf (mu held). */
+static size_t filter_find(const struct model_cache *c, const char *arn)
+{
+    for (size_t i = 0; i < c->nf; i++)
+        if (strcmp(c->f[i]->arn, arn) == 0) return i;
+    return c->nf;
+}
+
 /* Drop filter i from the table (mu held). */
 static void filter_drop(struct model_cache *c, size_t i)
 {
@@ -342,35 +372,57 @@ static void filter_drop(struct model_cache *c, size_t i)
     c->f[i] = c->f[--c->nf];
 }
 
-/* Read and compile filter 'arn' (load_mu held). */
-static enum rc filter_load(struct model_cache *c, const char *arn, uint64_t generation,
+/* Read filter 'arn' and its dataset group; RC_NOT_FOUND when it is gone or failed. */
+static enum rc filter_read(struct store *s, const char *arn, struct resource *r, json_t **attrs,
+                           struct resource *g, struct err *e)
+{
+    enum rc rc = store_resource_get(s, arn, r, e);
+    if (rc == RC_NOT_FOUND ||
+        (!rc && (strcmp(r->kind, KIND_FILTER) != 0 || strstr(r->status, "FAILED") ||
+                 strncmp(r->status, "DELETE", 6) == 0)))
+        return err_set(e, RC_NOT_FOUND, "filter %s does not exist", arn);
+    if (rc) return rc;
+    *attrs = json_loads(r->attrs, 0, NULL);
+    const char *group = json_string_value(json_object_get(*attrs, "datasetGroupArn"));
+    if (!group || !json_string_value(json_object_get(*attrs, "filterExpression")))
+        return err_set(e, RC_INVALID_INPUT, "filter %s has no expression or dataset group", arn);
+    rc = store_resource_get(s, group, g, e);
+    if (rc == RC_NOT_FOUND)
+        return err_set(e, RC_NOT_FOUND, "filter %s: its dataset group %s does not exist", arn,
+                       group);
+    return rc;
+}
+
+/* Read and compile filter 'arn' through 's' (the caller owns 's' for the call). */
+static enum rc filter_load(struct model_cache *c, struct store *s, const char *arn,
                            struct cached_filter **out, struct err *e)
 {
     struct resource r = {0}, g = {0};
-    enum rc rc = store_resource_get(c->store, arn, &r, NULL);
-    if (rc || strcmp(r.kind, KIND_FILTER) != 0 || strstr(r.status, "FAILED") ||
-        strncmp(r.status, "DELETE", 6) == 0) {
-        resource_release(&r);
-        return err_set(e, RC_NOT_FOUND, "filter %s does not exist", arn);
-    }
-    json_t *a = json_loads(r.attrs, 0, NULL);
-    const char *text = json_string_value(json_object_get(a, "filterExpression"));
-    const char *group = json_string_value(json_object_get(a, "datasetGroupArn"));
+    json_t *a = NULL;
     struct filter_ast *ast = NULL;
     struct filter *f = NULL;
-    if (!text || !group)
-        rc = err_set(e, RC_INVALID_INPUT, "filter %s has no expression or dataset group", arn);
-    else if (!(rc = store_resource_get(c->store, group, &g, e)) &&
-             !(rc = filter_parse(text, strlen(text), &ast, e)))
-        rc = filter_compile(c->store, &g, ast, &f, e);
+    struct filter_inputs src;
+    enum rc rc = filter_read(s, arn, &r, &a, &g, e);
+    /* The inputs first: a change during the compile is then seen by the next check. */
+    if (!rc) rc = filter_inputs_read(s, &g, &src, e);
     if (!rc) {
+        const char *text = json_string_value(json_object_get(a, "filterExpression"));
+        if (!(rc = filter_parse(text, strlen(text), &ast, e)))
+            rc = filter_compile(s, &g, ast, &f, e);
+    }
+    if (!rc) {
+        filter_inputs_keep_used(f, &src);
         struct cached_filter *cf = xcalloc(1, sizeof(*cf));
         cf->arn = xstrdup(arn);
-        cf->group_arn = xstrdup(group);
+        cf->group_arn = xstrdup(json_string_value(json_object_get(a, "datasetGroupArn")));
         cf->filter = f;
-        cf->generation = generation;
-        cf->checked = clock_monotonic();
+        cf->resource_id = r.id;
+        cf->inputs = src;
         *out = cf;
+        pthread_mutex_lock(&c->mu);
+        c->filter_compiles++;
+        pthread_mutex_unlock(&c->mu);
+        server_metrics_add("savor_filter_compiles_total", 1);
     }
     json_decref(a);
     resource_release(&r);
@@ -378,19 +430,140 @@ static enum rc filter_load(struct model_cache *c, const char *arn, uint64_t gene
     return rc;
 }
 
-/* A reference to the cached filter if it is current (mu held). */
+/* Put 'cf' in the table in place of any entry for its ARN (mu held; takes one reference). */
+static void filter_install(struct model_cache *c, struct cached_filter *cf)
+{
+    size_t i = filter_find(c, cf->arn);
+    if (i < c->nf) {
+        filter_unref(c->f[i]);
+        c->f[i] = cf;
+        return;
+    }
+    if (c->nf == c->falloc) {
+        c->falloc = c->falloc ? c->falloc * 2 : 8;
+        c->f = xreallocarray(c->f, c->falloc, sizeof(*c->f));
+    }
+    c->f[c->nf++] = cf;
+}
+
+/*
+ * Whether cached filter 'cf' is still current, through the refresher's
+ * store 's': RC_OK with *stale set when its resource or sources changed,
+ * RC_NOT_FOUND when it is gone.
+ */
+static enum rc filter_check(struct store *s, const struct cached_filter *cf, bool *stale,
+                            struct err *e)
+{
+    struct resource r = {0}, g = {0};
+    json_t *a = NULL;
+    struct filter_inputs src;
+    enum rc rc = filter_read(s, cf->arn, &r, &a, &g, e);
+    if (!rc) rc = filter_inputs_read(s, &g, &src, e);
+    if (!rc) filter_inputs_keep_used(cf->filter, &src);
+    if (!rc)
+        *stale = r.id != cf->resource_id || memcmp(&src, &cf->inputs, sizeof(src)) != 0 ||
+                 strcmp(g.arn, cf->group_arn) != 0;
+    json_decref(a);
+    resource_release(&r);
+    resource_release(&g);
+    return rc;
+}
+
+/* Check one cached filter and drop or replace it (the refresher, which owns 's'). */
+static void filter_refresh(struct model_cache *c, struct store *s, struct cached_filter *cf)
+{
+    struct err e;
+    bool stale = false;
+    struct cached_filter *fresh = NULL;
+    enum rc rc = filter_check(s, cf, &stale, &e);
+    if (!rc && stale) {
+        rc = filter_load(c, s, cf->arn, &fresh, &e);
+        if (rc == RC_OK)
+            log_info("filters", "filter %s: compiled again (its data changed)", cf->arn);
+    }
+    if (rc && rc != RC_NOT_FOUND) {
+        log_warn("filters", "filter %s: keeping the compiled filter it had: %s", cf->arn, e.msg);
+        return;
+    }
+    pthread_mutex_lock(&c->mu);
+    size_t i = filter_find(c, cf->arn);
+    /* Only the entry this check was about (a request may have installed another since). */
+    if (i < c->nf && c->f[i] == cf) {
+        if (rc == RC_NOT_FOUND) {
+            filter_drop(c, i);
+        } else if (fresh) {
+            fresh->refs = 1;
+            filter_install(c, fresh);
+            fresh = NULL;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (fresh) {
+        fresh->refs = 1;
+        filter_unref(fresh);
+    }
+}
+
+/* A deadline 'seconds' from now on CLOCK_MONOTONIC (the clock of c->wake). */
+static struct timespec deadline_in(double seconds)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    double ns = (double)t.tv_nsec + seconds * 1e9;
+    t.tv_sec += (time_t)(ns / 1e9);
+    t.tv_nsec = (long)fmod(ns, 1e9);
+    return t;
+}
+
+/*
+ * The refresher thread: every FILTER_RECHECK_SECONDS, or at once on a
+ * metadata change or shutdown, it checks each cached filter through its own
+ * store connection, so neither requests nor model loads wait for it.
+ */
+static void *filter_refresher(void *arg)
+{
+    struct model_cache *c = arg;
+    struct store *s = NULL;
+    pthread_mutex_lock(&c->mu);
+    uint64_t seen = c->generation;
+    while (!c->stopping) {
+        struct timespec until = deadline_in(FILTER_RECHECK_SECONDS);
+        int w = 0;
+        while (!c->stopping && seen == c->generation && w != ETIMEDOUT)
+            w = pthread_cond_timedwait(&c->wake, &c->mu, &until);
+        if (c->stopping) break;
+        seen = c->generation;
+        size_t n = c->nf;
+        struct cached_filter **v = xcalloc(n ? n : 1, sizeof(*v));
+        for (size_t i = 0; i < n; i++) {
+            v[i] = c->f[i];
+            v[i]->refs++;
+        }
+        pthread_mutex_unlock(&c->mu);
+        struct err e;
+        if (!s && n && store_open(c->data_dir, &s, &e)) {
+            log_warn("filters", "cannot check filters for changes: %s", e.msg);
+            s = NULL;
+        }
+        for (size_t i = 0; s && i < n; i++)
+            filter_refresh(c, s, v[i]);
+        pthread_mutex_lock(&c->mu);
+        for (size_t i = 0; i < n; i++)
+            filter_unref(v[i]);
+        free(v);
+    }
+    pthread_mutex_unlock(&c->mu);
+    store_close(s);
+    return NULL;
+}
+
+/* A reference to the cached filter (mu held). */
 static struct cached_filter *filter_lookup(struct model_cache *c, const char *arn)
 {
-    for (size_t i = 0; i < c->nf; i++) {
-        struct cached_filter *cf = c->f[i];
-        if (strcmp(cf->arn, arn) != 0) continue;
-        if (cf->generation != c->generation ||
-            clock_monotonic() - cf->checked > FILTER_RECHECK_SECONDS)
-            return NULL;
-        cf->refs++;
-        return cf;
-    }
-    return NULL;
+    size_t i = filter_find(c, arn);
+    if (i == c->nf) return NULL;
+    c->f[i]->refs++;
+    return c->f[i];
 }
 
 enum rc model_cache_filter_get(struct model_cache *c, const char *filter_arn,
@@ -405,26 +578,16 @@ enum rc model_cache_filter_get(struct model_cache *c, const char *filter_arn,
     }
     pthread_mutex_lock(&c->load_mu);
     pthread_mutex_lock(&c->mu);
-    cf = filter_lookup(c, filter_arn);
-    uint64_t generation = c->generation;
+    cf = filter_lookup(c, filter_arn); /* another request may have compiled it meanwhile */
     pthread_mutex_unlock(&c->mu);
     enum rc rc = RC_OK;
-    if (!cf) {
-        rc = filter_load(c, filter_arn, generation, &cf, e);
+    if (!cf && !(rc = filter_load(c, c->store, filter_arn, &cf, e))) {
         pthread_mutex_lock(&c->mu);
-        for (size_t i = 0; i < c->nf; i++)
-            if (strcmp(c->f[i]->arn, filter_arn) == 0) {
-                filter_drop(c, i);
-                break;
-            }
-        if (!rc) {
-            if (c->nf == c->falloc) {
-                c->falloc = c->falloc ? c->falloc * 2 : 8;
-                c->f = xreallocarray(c->f, c->falloc, sizeof(*c->f));
-            }
-            cf->refs = 2; /* the table's and the caller's */
-            c->f[c->nf++] = cf;
-        }
+        cf->refs = 2; /* the table's and the caller's */
+        filter_install(c, cf);
+        if (!c->refresher_started && !c->stopping &&
+            pthread_create(&c->refresher, NULL, filter_refresher, c) == 0)
+            c->refresher_started = true;
         pthread_mutex_unlock(&c->mu);
     }
     pthread_mutex_unlock(&c->load_mu);
@@ -445,7 +608,16 @@ void model_cache_metadata_changed(struct model_cache *c)
 {
     pthread_mutex_lock(&c->mu);
     c->generation++;
+    pthread_cond_signal(&c->wake);
     pthread_mutex_unlock(&c->mu);
+}
+
+uint64_t model_cache_filter_compiles(struct model_cache *c)
+{
+    pthread_mutex_lock(&c->mu);
+    uint64_t n = c->filter_compiles;
+    pthread_mutex_unlock(&c->mu);
+    return n;
 }
 
 size_t model_cache_count(struct model_cache *c)

@@ -18,6 +18,7 @@
 
 #include "common/base.h"
 #include "api/api.h"
+#include "filter/filter.h"
 #include "models/engine.h"
 #include "store/store.h"
 
@@ -76,25 +77,32 @@ void model_cache_add_items(struct model_cache *c, int64_t group_id, const char *
 void model_cache_catch_up(struct model_cache *c, struct store *s);
 
 /*
- * A compiled filter (filter/filter.h) by its ARN, shared by requests: compiled
- * on first use, compiled again after item or user metadata changed
- * (model_cache_metadata_changed), and checked to still exist every few
- * seconds. RC_NOT_FOUND for a filter that does not exist. Release with
+ * A compiled filter (filter/filter.h) by its ARN, shared by requests:
+ * compiled on first use (that request waits for it), then served from the
+ * cache. A background thread (its own store connection) checks the cached
+ * filters at most every FILTER_RECHECK_SECONDS, and at once after
+ * model_cache_metadata_changed(): a filter that is gone is dropped; one whose
+ * sources changed (filter_inputs_read: the group's Items/Users metadata
+ * versions and ID map sizes, which imports by other processes move too) is
+ * compiled again and swapped in, while requests keep the old one until then.
+ * RC_NOT_FOUND for a filter that does not exist. Release with
  * model_cache_filter_put().
  */
 struct cached_filter {
     char *arn;
     char *group_arn; /* the dataset group it filters */
     struct filter *filter;
-    uint64_t generation; /* metadata generation it was compiled at */
-    double checked;      /* monotonic time it was last seen in the store */
+    int64_t resource_id;         /* of the filter resource it was compiled from */
+    struct filter_inputs inputs; /* what it was compiled from */
     int refs;
 };
 enum rc model_cache_filter_get(struct model_cache *c, const char *filter_arn,
                                struct cached_filter **out, struct err *e);
 void model_cache_filter_put(struct model_cache *c, struct cached_filter *cf);
-/* Item or user metadata changed (PutItems, PutUsers): filters compile again. */
+/* Item or user metadata changed (PutItems, PutUsers): check the filters now. */
 void model_cache_metadata_changed(struct model_cache *c);
+/* Filters compiled so far (first uses and recompiles); also savor_filter_compiles_total. */
+uint64_t model_cache_filter_compiles(struct model_cache *c);
 
 /* The dataset group ARN of a loaded campaign's model (borrowed; "" when unknown). */
 const char *campaign_model_group_arn(const struct campaign_model *cm);

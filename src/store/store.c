@@ -226,3 +226,8 @@ enum rc store_entity_scan(struct store *s, int64_t dataset_id, store_entity_fn f
 {
     return s->ops->entity_scan(s, dataset_id, fn, ctx, e);
 }
+
+enum rc store_entity_version(struct store *s, int64_t dataset_id, uint64_t *version, struct err *e)
+{
+    return s->ops->entity_version(s, dataset_id, version, e);
+}

@@ -186,5 +186,12 @@ typedef enum rc (*store_entity_fn)(void *ctx, uint32_t idx, int64_t created_ts, 
 /* Visit every row of the dataset in index order. */
 enum rc store_entity_scan(struct store *s, int64_t dataset_id, store_entity_fn fn, void *ctx,
                           struct err *e);
+/*
+ * The dataset's metadata version: a counter that grows with every committed
+ * transaction that wrote its rows (upserts, deletes), from any process; 0
+ * when they were never written. A cheap read, for caches built from the
+ * rows (compiled filters) to tell whether they are stale.
+ */
+enum rc store_entity_version(struct store *s, int64_t dataset_id, uint64_t *version, struct err *e);
 
 #endif

@@ -48,6 +48,8 @@ struct store_ops {
     enum rc (*entity_count)(struct store *s, int64_t dataset_id, uint64_t *n, struct err *e);
     enum rc (*entity_scan)(struct store *s, int64_t dataset_id, store_entity_fn fn, void *ctx,
                            struct err *e);
+    enum rc (*entity_version)(struct store *s, int64_t dataset_id, uint64_t *version,
+                              struct err *e);
 };
 
 struct store {

@@ -8,6 +8,12 @@
  *   interaction_chunks   interactions, column-oriented, up to 64k rows per chunk
  *   entity_rows          item and user metadata, one row per entity
  *
+ * A dataset's metadata version (store_entity_version) is the meta key
+ * "entity_version:<dataset id>", bumped once per transaction that wrote
+ * its rows: the connection notes the datasets it wrote and bumps their
+ * versions just before COMMIT, so a reader sees rows and version change
+ * together.
+ *
  * The schema is versioned with PRAGMA user_version and upgraded by the
  * migrations below, each in its own transaction.
  */
@@ -89,6 +95,7 @@ enum stmt_id {
     Q_ENT_DELETE,
     Q_ENT_COUNT,
     Q_ENT_SCAN,
+    Q_ENT_VERSION_BUMP,
     Q__COUNT
 };
 
@@ -129,12 +136,16 @@ static const char *const stmt_sql[Q__COUNT] = {
     [Q_ENT_COUNT] = "SELECT count(*) FROM entity_rows WHERE dataset_id = ?1",
     [Q_ENT_SCAN] = "SELECT idx, created_ts, data FROM entity_rows WHERE dataset_id = ?1"
                    " ORDER BY idx",
+    [Q_ENT_VERSION_BUMP] = "INSERT INTO meta(key, value) VALUES (?1, '1') ON CONFLICT(key)"
+                           " DO UPDATE SET value = CAST(value AS INTEGER) + 1",
 };
 
 struct sq {
     sqlite3 *db;
     sqlite3_stmt *stmts[Q__COUNT];
     bool in_tx;
+    int64_t *written; /* datasets whose entity rows this transaction wrote */
+    size_t nwritten, written_alloc;
 };
 
 static struct sq *SQ(struct store *s)
@@ -264,6 +275,7 @@ static void sq_close(struct store *s)
     for (int i = 0; i < Q__COUNT; i++)
         sqlite3_finalize(q->stmts[i]);
     sqlite3_close(q->db);
+    free(q->written);
     free(q);
     s->impl = NULL;
 }
@@ -302,15 +314,19 @@ static enum rc sq_begin(struct store *s, struct err *e)
     return rc;
 }
 
+static enum rc entity_versions_bump(struct store *s, struct err *e);
+
 static enum rc sq_commit(struct store *s, struct err *e)
 {
-    enum rc rc = exec(s, "COMMIT", e);
+    enum rc rc = entity_versions_bump(s, e);
+    if (!rc) rc = exec(s, "COMMIT", e);
     if (!rc) SQ(s)->in_tx = false;
     return rc;
 }
 
 static void sq_rollback(struct store *s)
 {
+    SQ(s)->nwritten = 0;
     if (!SQ(s)->in_tx) return;
     exec(s, "ROLLBACK", NULL);
     SQ(s)->in_tx = false;
@@ -672,6 +688,45 @@ static enum rc sq_interactions_count(struct store *s, int64_t dataset_id, uint64
 
 /* ---- Entities ------------------------------------------------------------- */
 
+static char *entity_version_key(int64_t dataset_id)
+{
+    return xasprintf("entity_version:%lld", (long long)dataset_id);
+}
+
+/* Bump the versions of the datasets written since the last bump (before COMMIT). */
+static enum rc entity_versions_bump(struct store *s, struct err *e)
+{
+    struct sq *q = SQ(s);
+    enum rc rc = RC_OK;
+    for (size_t i = 0; i < q->nwritten && !rc; i++) {
+        sqlite3_stmt *st = stmt(s, Q_ENT_VERSION_BUMP, e);
+        if (!st) return RC_DB;
+        char *key = entity_version_key(q->written[i]);
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+        free(key);
+        rc = step_done(s, st, e, "bump metadata version");
+    }
+    if (!rc) q->nwritten = 0;
+    return rc;
+}
+
+/* Note that this transaction wrote dataset_id's rows (outside one: bump now). */
+static enum rc entity_written(struct store *s, int64_t dataset_id, struct err *e)
+{
+    struct sq *q = SQ(s);
+    bool noted = false;
+    for (size_t i = 0; i < q->nwritten && !noted; i++)
+        noted = q->written[i] == dataset_id;
+    if (!noted) {
+        if (q->nwritten == q->written_alloc) {
+            q->written_alloc = q->written_alloc ? 2 * q->written_alloc : 4;
+            q->written = xreallocarray(q->written, q->written_alloc, sizeof(*q->written));
+        }
+        q->written[q->nwritten++] = dataset_id;
+    }
+    return q->in_tx ? RC_OK : entity_versions_bump(s, e);
+}
+
 static enum rc sq_entity_upsert(struct store *s, int64_t dataset_id, uint32_t idx,
                                 enum origin origin, int64_t created_ts, const char *json,
                                 size_t json_len, struct err *e)
@@ -683,7 +738,8 @@ static enum rc sq_entity_upsert(struct store *s, int64_t dataset_id, uint32_t id
     sqlite3_bind_int(st, 3, (int)origin);
     sqlite3_bind_int64(st, 4, created_ts);
     sqlite3_bind_text64(st, 5, json, json_len, SQLITE_STATIC, SQLITE_UTF8);
-    return step_done(s, st, e, "upsert metadata");
+    enum rc rc = step_done(s, st, e, "upsert metadata");
+    return rc ? rc : entity_written(s, dataset_id, e);
 }
 
 static enum rc sq_entity_delete_all(struct store *s, int64_t dataset_id, enum origin origin,
@@ -693,7 +749,8 @@ static enum rc sq_entity_delete_all(struct store *s, int64_t dataset_id, enum or
     if (!st) return RC_DB;
     sqlite3_bind_int64(st, 1, dataset_id);
     sqlite3_bind_int(st, 2, (int)origin);
-    return step_done(s, st, e, "delete metadata");
+    enum rc rc = step_done(s, st, e, "delete metadata");
+    return rc ? rc : entity_written(s, dataset_id, e);
 }
 
 static enum rc sq_entity_count(struct store *s, int64_t dataset_id, uint64_t *n, struct err *e)
@@ -716,6 +773,17 @@ static enum rc sq_entity_scan(struct store *s, int64_t dataset_id, store_entity_
     if (!rc && r != SQLITE_DONE) rc = db_error(s, e, "scan metadata");
     sqlite3_finalize(st);
     return rc;
+}
+
+static enum rc sq_entity_version(struct store *s, int64_t dataset_id, uint64_t *version,
+                                 struct err *e)
+{
+    char *key = entity_version_key(dataset_id), *value = NULL;
+    enum rc rc = sq_meta_get(s, key, &value, e);
+    free(key);
+    *version = rc == RC_OK ? strtoull(value, NULL, 10) : 0;
+    free(value);
+    return rc == RC_NOT_FOUND ? RC_OK : rc;
 }
 
 const struct store_ops store_sqlite_ops = {
@@ -744,4 +812,5 @@ const struct store_ops store_sqlite_ops = {
     .entity_delete_all = sq_entity_delete_all,
     .entity_count = sq_entity_count,
     .entity_scan = sq_entity_scan,
+    .entity_version = sq_entity_version,
 };

@@ -9,16 +9,24 @@ loopback port with a fresh data directory and sets:
 What it covers: CreateFilter with valid and invalid expressions (the parser's
 and the schema check's messages), GetRecommendations and
 GetPersonalizedRanking with filterArn and filterValues, a filter that sees
-events sent a moment ago with PutEvents, and a batch inference job with a
-filter.
+events sent a moment ago with PutEvents, a cached filter that sees item
+metadata changed by PutItems and by `savor import` run as another process
+(and is not compiled again while nothing changes), and a batch inference job
+with a filter.
+
+Also uses, when set: SAVOR (the savor binary) and SAVOR_DATA_DIR (the
+server's data directory), for the import by another process.
 """
 
 import csv
 import datetime
 import json
 import os
+import re
+import subprocess
 import time
 import unittest
+import urllib.request
 
 import boto3
 import botocore.config
@@ -79,6 +87,14 @@ INTER_ROWS = read_csv("interactions.csv")
 
 def genres(item):
     return ITEM_ROWS[item]["GENRE"].split("|")
+
+
+def filter_compiles():
+    with urllib.request.urlopen(ENDPOINT + "/metrics", timeout=10) as r:
+        text = r.read().decode()
+    m = re.search(r"^savor_filter_compiles_total (\d+)$", text, re.M)
+    assert m, "no savor_filter_compiles_total in /metrics"
+    return int(m.group(1))
 
 
 def touched(user):
@@ -197,6 +213,54 @@ class FilterTest(unittest.TestCase):
                                         filterValues={"G": '"jazz"'})
         got = [x["itemId"] for x in r["personalizedRanking"]]
         self.assertEqual(sorted(got), sorted(i for i in items if "jazz" not in genres(i)))
+
+    def until(self, what, fn, timeout=15):
+        """Poll fn() until it is true; fail with 'what' after 'timeout' seconds."""
+        end = time.time() + timeout
+        while not fn():
+            if time.time() > end:
+                self.fail("%s: not after %ss" % (what, timeout))
+            time.sleep(0.1)
+
+    def test_metadata_changes_seen(self):
+        f = self.filter("genre-new", "INCLUDE ItemID WHERE Items.GENRE IN ($G)")
+
+        def with_genre(g):
+            return set(self.recommend("u4", n=60, filterArn=f, filterValues={"G": '"%s"' % g}))
+
+        self.assertEqual(with_genre("folk"), set())
+        # Nothing changes: the cached filter is not compiled again however long it is used.
+        before = filter_compiles()
+        end = time.time() + 6  # past six of the server's checks (one a second)
+        while time.time() < end:
+            self.assertEqual(with_genre("folk"), set())
+            time.sleep(0.05)
+        self.assertEqual(filter_compiles(), before)
+
+        # PutItems: the filter sees the new genre (compiled again in the background).
+        items = P.list_datasets(datasetGroupArn=self.group)["datasets"]
+        items = [d["datasetArn"] for d in items if d["datasetType"].upper() == "ITEMS"][0]
+        row = ITEM_ROWS["i5"]
+        row["GENRE"] += "|folk"
+        EV.put_items(datasetArn=items, items=[{"itemId": "i5", "properties": json.dumps(
+            {"genre": row["GENRE"], "price": float(row["PRICE"])})}])
+        self.until("i5 in folk after PutItems", lambda: with_genre("folk") == {"i5"})
+        self.assertGreater(filter_compiles(), before)
+
+        # `savor import` by another process, while the server runs.
+        if not os.environ.get("SAVOR") or not os.environ.get("SAVOR_DATA_DIR"):
+            self.skipTest("SAVOR and SAVOR_DATA_DIR not set")
+        row = ITEM_ROWS["i6"]
+        row["GENRE"] += "|blues"
+        path = os.path.join(INPUT_DIR, "items-more.csv")
+        with open(path, "w") as fp:
+            fp.write("ITEM_ID,GENRE,PRICE\ni6,%s,%s\n" % (row["GENRE"], row["PRICE"]))
+        self.assertEqual(with_genre("blues"), set())
+        subprocess.run([os.environ["SAVOR"], "import", "--data-dir", os.environ["SAVOR_DATA_DIR"],
+                        "-g", "f", "-t", "ITEMS", "--mode", "INCREMENTAL", path], check=True,
+                       stdout=subprocess.DEVNULL)
+        self.until("i6 in blues after savor import", lambda: with_genre("blues") == {"i6"})
+        self.assertEqual(with_genre("folk"), {"i5"})
 
     def test_new_events_count_at_once(self):
         f = self.filter("seen2", 'EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN ("*")')

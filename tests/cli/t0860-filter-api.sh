@@ -2,7 +2,8 @@
 # t0860-filter-api: filters through `savor serve` with boto3
 # (tests/api/test_filters.py): CreateFilter errors, GetRecommendations and
 # GetPersonalizedRanking with filters, PutEvents seen by a filter at once,
-# and a batch inference job with a filter.
+# item metadata changes (PutItems, `savor import` by another process) seen
+# by a cached filter, and a batch inference job with a filter.
 . "$(dirname "$0")/lib.sh"
 
 require_boto3
@@ -38,7 +39,7 @@ if [ -z "$PORT" ]; then
     finish
     exit 1
 fi
-if SAVOR_ENDPOINT="http://127.0.0.1:$PORT" SAVOR_INPUT_DIR="$IN" \
+if SAVOR_ENDPOINT="http://127.0.0.1:$PORT" SAVOR_INPUT_DIR="$IN" SAVOR_DATA_DIR="$D" SAVOR="$SAVOR" \
     "$PY" "$ROOT/tests/api/test_filters.py" >"$TMP/py.out" 2>&1; then
     _ok "tests/api/test_filters.py ($(grep -c ' ok$' "$TMP/py.out") tests)"
 else

@@ -1,7 +1,9 @@
 /*
  * test_filter_eval.c: filters evaluated end to end on a trained model: each
  * operator, placeholders, chaining, AND/OR, IF CurrentUser, CurrentItem,
- * empty and total filters, schema errors and the complete-results property.
+ * empty and total filters, schema errors and the complete-results property;
+ * Personalize's latest-100-interactions-per-event-type limit; the in-place
+ * verdict of single-condition filters against the general evaluation.
  *
  * The property behind most cases: with popularity-count, a filtered list is
  * the unfiltered ranking restricted to the items the predicate accepts,
@@ -19,6 +21,7 @@
 
 #include "dataset/dataset.h"
 #include "filter/filter.h"
+#include "filter/filter_int.h"
 #include "import/import.h"
 #include "models/engine.h"
 #include "store/store.h"
@@ -97,6 +100,13 @@ static int setup(void **state)
     return 0;
 }
 
+static void remove_dir(const char *d)
+{
+    char *cmd = xasprintf("rm -rf '%s'", d);
+    assert_int_equal(system(cmd), 0);
+    free(cmd);
+}
+
 static int teardown(void **state)
 {
     UNUSED(state);
@@ -105,9 +115,7 @@ static int teardown(void **state)
     free(pop_arn);
     free(sims_arn);
     store_close(st);
-    char *cmd = xasprintf("rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-    free(cmd);
+    remove_dir(dir);
     return 0;
 }
 
@@ -519,6 +527,296 @@ static void test_schema_errors(void **state)
     filter_free(f);
 }
 
+/* ---- The latest interactions per event type ----------------------------------- */
+
+/* Verdict bits of 'text' for a history of items 0..n-1 (types[k], last[k]) over 'nitems' items. */
+static void verdict(const char *text, const uint32_t *types, const int64_t *last, size_t n,
+                    uint32_t nitems, bool *allowed)
+{
+    static const char *const names[] = {"x", "y"};
+    uint32_t *items = xcalloc(n ? n : 1, sizeof(uint32_t));
+    for (size_t k = 0; k < n; k++)
+        items[k] = (uint32_t)k;
+    struct filter_request r = {"u1", UINT32_MAX, items, types, last, n, names, 2};
+    struct filter *f = compile(text);
+    struct filter_bound *b = NULL;
+    struct filter_verdict v;
+    struct err e = ERR_INIT;
+    assert_int_equal(filter_bind_text(f, NULL, &b, &e), RC_OK);
+    assert_int_equal(filter_apply(b, &r, nitems, &v, &e), RC_OK);
+    for (uint32_t j = 0; j < nitems; j++)
+        allowed[j] = filter_allows(&v, j);
+    filter_verdict_release(&v);
+    filter_bound_free(b);
+    filter_free(f);
+    free(items);
+}
+
+/* Whether allowed[from, to) are all 'want'. */
+static void expect_span(const bool *allowed, uint32_t from, uint32_t to, bool want,
+                        const char *what)
+{
+    for (uint32_t j = from; j < to; j++)
+        if (allowed[j] != want) fail_msg("%s: item %u %s", what, j, want ? "refused" : "allowed");
+}
+
+static void test_recent_per_type(void **state)
+{
+    UNUSED(state);
+    /* 150 items of type x (bit 0), older first; the 50 oldest also of type y (bit 1). */
+    enum { N = 150, NITEMS_R = 200 };
+    uint32_t types[N];
+    int64_t last[N];
+    for (uint32_t k = 0; k < N; k++) {
+        types[k] = k < 50 ? 3u : 1u;
+        last[k] = 1700000000 + (int64_t)k * 60;
+    }
+    bool allowed[NITEMS_R];
+    /* Only the latest 100 of type x count: the oldest 50 stay allowed. */
+    verdict("EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN (\"x\")", types, last, N, NITEMS_R,
+            allowed);
+    expect_span(allowed, 0, 50, true, "EXCLUDE x, oldest 50");
+    expect_span(allowed, 50, 150, false, "EXCLUDE x, latest 100");
+    expect_span(allowed, 150, NITEMS_R, true, "EXCLUDE x, never touched");
+    verdict("INCLUDE ItemID WHERE Interactions.EVENT_TYPE IN (\"x\")", types, last, N, NITEMS_R,
+            allowed);
+    expect_span(allowed, 0, 50, false, "INCLUDE x, oldest 50");
+    expect_span(allowed, 50, 150, true, "INCLUDE x, latest 100");
+    expect_span(allowed, 150, NITEMS_R, false, "INCLUDE x, never touched");
+    /* The limit is per type: y has only 50, all count, so "*" covers all 150. */
+    verdict("EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN (\"y\")", types, last, N, NITEMS_R,
+            allowed);
+    expect_span(allowed, 0, 50, false, "EXCLUDE y");
+    expect_span(allowed, 50, NITEMS_R, true, "EXCLUDE y, others");
+    verdict("EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN (\"*\")", types, last, N, NITEMS_R,
+            allowed);
+    expect_span(allowed, 0, 150, false, "EXCLUDE *");
+    /* Newest first whatever the index order; ties keep the lower index. */
+    for (uint32_t k = 0; k < N; k++) {
+        types[k] = 1u;
+        last[k] = k % 2 ? 1700000000 : 1800000000; /* even items are the newer */
+    }
+    verdict("EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN (\"x\")", types, last, N, NITEMS_R,
+            allowed);
+    for (uint32_t k = 0; k < N; k++)
+        if (allowed[k] != (k % 2 == 1 && k >= 50))
+            fail_msg("ties: item %u %s", k, allowed[k] ? "allowed" : "refused");
+    /* Without times (a caller that has none), every interaction counts. */
+    verdict("EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN (\"x\")", types, NULL, N, NITEMS_R,
+            allowed);
+    expect_span(allowed, 0, N, false, "no times");
+}
+
+/* Through a model: a user with 150 views; EXCLUDE views leaves the oldest 50 recommendable. */
+static void test_recent_per_type_model(void **state)
+{
+    UNUSED(state);
+    char d[64];
+    snprintf(d, sizeof(d), "/tmp/savor-tr.XXXXXX");
+    assert_non_null(mkdtemp(d));
+    struct err e = ERR_INIT;
+    struct store *s;
+    assert_int_equal(store_open(d, &s, &e), RC_OK);
+    char *path = xasprintf("%s/inter.csv", d);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("USER_ID,ITEM_ID,EVENT_TYPE,TIMESTAMP\n", fp);
+    for (int i = 0; i < 200; i++) /* every item has one background view */
+        fprintf(fp, "b,i%03d,view,%d\n", i, 1600000000 + i);
+    for (int i = 0; i < 150; i++) /* h viewed i000 first, i149 last */
+        fprintf(fp, "h,i%03d,view,%d\n", i, 1700000000 + i * 60);
+    fclose(fp);
+    struct import_opts o = {.group = "g", .type = DATASET_INTERACTIONS, .input = path};
+    struct import_report rep;
+    if (import_run(s, &o, &rep, &e)) fail_msg("import: %s", e.msg);
+    import_report_release(&rep);
+    struct train_request tr = {.group = "g", .recipe = "aws-popularity-count", .threads = 1};
+    char *arn;
+    struct model *m;
+    if (engine_train(s, &tr, &arn, &e)) fail_msg("train: %s", e.msg);
+    assert_int_equal(model_open_version(s, arn, &m, &e), RC_OK);
+    struct filter *f = NULL;
+    struct filter_bound *b = NULL;
+    assert_int_equal(filter_compile_text(s, "g",
+                                         "EXCLUDE ItemID WHERE Interactions.EVENT_TYPE "
+                                         "IN (\"view\")",
+                                         &f, &e),
+                     RC_OK);
+    assert_int_equal(filter_bind_text(f, NULL, &b, &e), RC_OK);
+    json_t *doc;
+    assert_int_equal(model_recommend(m, "h", NULL, 200, false, NULL, b, &doc, &e), RC_OK);
+    bool got[200] = {false};
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(doc, "itemList"), i, x)
+    {
+        got[strtol(json_string_value(json_object_get(x, "itemId")) + 1, NULL, 10)] = true;
+    }
+    assert_int_equal(json_array_size(json_object_get(doc, "itemList")), 100);
+    for (int k = 0; k < 200; k++)
+        if (got[k] != (k < 50 || k >= 150))
+            fail_msg("i%03d %s", k, got[k] ? "recommended" : "left out");
+    json_decref(doc);
+    filter_bound_free(b);
+    filter_free(f);
+    model_close(m);
+    free(arn);
+    free(path);
+    store_close(s);
+    remove_dir(d);
+}
+
+/*
+ * Single-condition filters get their verdict built in place (apply_simple);
+ * it must equal the general evaluation's, item by item and for "others".
+ */
+static void test_simple_matches_general(void **state)
+{
+    UNUSED(state);
+    static const struct {
+        const char *text, *values;
+    } cases[] = {
+        {"INCLUDE ItemID WHERE Items.GENRE IN (\"drama\")", NULL},
+        {"EXCLUDE ItemID WHERE Items.GENRE IN ($G)", "{\"G\": \"\\\"action\\\"\"}"},
+        {"EXCLUDE ItemID WHERE Items.GENRE IN ($G)", NULL},
+        {"INCLUDE ItemID WHERE Items.PRICE < 10 | EXCLUDE ItemID WHERE Items.GENRE IN "
+         "(\"action\")",
+         NULL},
+        {"INCLUDE ItemID WHERE Items.GENRE NOT IN (\"drama\") | INCLUDE ItemID WHERE "
+         "Interactions.EVENT_TYPE IN (\"y\")",
+         NULL},
+        {"EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN (\"*\") | EXCLUDE ItemID WHERE "
+         "Items.PREMIUM = true",
+         NULL},
+        {"EXCLUDE ItemID WHERE Interactions.EVENT_TYPE NOT IN (\"x\")", NULL},
+        {"INCLUDE ItemID WHERE Items.CREATION_TIMESTAMP > 1700000025", NULL},
+    };
+    static const char *const names[] = {"x", "y"};
+    uint32_t items[] = {1, 4, 9, 16, 25, 36, 60}, types[] = {1, 2, 3, 1, 2, 1, 2};
+    int64_t last[] = {1, 2, 3, 4, 5, 6, 7};
+    struct filter_request r = {"u1", UINT32_MAX, items, types, last, 7, names, 2};
+    for (size_t c = 0; c < ARRAY_SIZE(cases); c++) {
+        struct filter *f = compile(cases[c].text);
+        assert_true(f->simple);
+        struct filter_bound *b = NULL;
+        struct filter_verdict v[2];
+        struct err e = ERR_INIT;
+        assert_int_equal(filter_bind_text(f, cases[c].values, &b, &e), RC_OK);
+        for (int k = 0; k < 2; k++) {
+            f->simple = k == 0;
+            assert_int_equal(filter_apply(b, &r, 70, &v[k], &e), RC_OK);
+        }
+        assert_int_equal(v[0].nitems, v[1].nitems);
+        if (v[0].allow_others != v[1].allow_others) fail_msg("'%s': others differ", cases[c].text);
+        for (uint32_t j = 0; j < 100; j++)
+            if (filter_allows(&v[0], j) != filter_allows(&v[1], j))
+                fail_msg("'%s': item %u differs", cases[c].text, j);
+        filter_verdict_release(&v[0]);
+        filter_verdict_release(&v[1]);
+        filter_bound_free(b);
+        filter_free(f);
+    }
+    /* AND, OR, IF CurrentUser and CurrentItem take the general way. */
+    struct filter *f = compile("INCLUDE ItemID WHERE Items.PRICE < 10 AND Items.PREMIUM = true");
+    assert_false(f->simple);
+    filter_free(f);
+}
+
+/* Items bound to 'values' on compiled filter 'f' (bit j: item index j allowed); RC of the bind. */
+static enum rc bound_items(struct filter *f, const char *values, uint64_t *bits)
+{
+    struct filter_bound *b = NULL;
+    struct filter_verdict v;
+    struct filter_request r = {.current_item = UINT32_MAX};
+    struct err e = ERR_INIT;
+    enum rc rc = filter_bind_text(f, values, &b, &e);
+    if (rc) return rc;
+    assert_int_equal(filter_apply(b, &r, 64, &v, &e), RC_OK);
+    *bits = 0;
+    for (uint32_t j = 0; j < 64; j++)
+        if (filter_allows(&v, j)) *bits |= 1ull << j;
+    filter_verdict_release(&v);
+    filter_bound_free(b);
+    return RC_OK;
+}
+
+/* One compiled filter bound to many value sets: the cache keeps them apart, refusals stay refused.
+ */
+static void test_bind_cache(void **state)
+{
+    UNUSED(state);
+    struct filter *f = compile("INCLUDE ItemID WHERE Items.GENRE IN ($G)");
+    uint64_t action, drama, again, spaced, both;
+    assert_int_equal(bound_items(f, "{\"G\": \"\\\"action\\\"\"}", &action), RC_OK);
+    assert_int_equal(bound_items(f, "{\"G\": \"\\\"drama\\\"\"}", &drama), RC_OK);
+    assert_int_equal(bound_items(f, "{\"G\": \"\\\"action\\\"\"}", &again), RC_OK);
+    assert_int_equal(bound_items(f, "{\"G\": \" \\\"action\\\" \"}", &spaced), RC_OK);
+    assert_int_equal(bound_items(f, "{\"G\": \"\\\"action\\\",\\\"drama\\\"\"}", &both), RC_OK);
+    assert_true(action != 0 && drama != 0);
+    assert_true((action & drama) == 0);
+    assert_true(again == action && spaced == action);
+    assert_true(both == (action | drama));
+    /* A missing INCLUDE parameter or a bad text is refused every time, cached or not. */
+    uint64_t x;
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(bound_items(f, NULL, &x), RC_INVALID_INPUT);
+        assert_int_equal(bound_items(f, "{\"G\": \"action\"}", &x), RC_INVALID_INPUT);
+    }
+    filter_free(f);
+    f = compile("INCLUDE ItemID WHERE Items.PRICE < $P");
+    for (int k = 0; k < 2; k++)
+        assert_int_equal(bound_items(f, "{\"P\": \"\\\"cheap\\\"\"}", &x), RC_INVALID_INPUT);
+    uint64_t lt10_bits, lt20_bits;
+    assert_int_equal(bound_items(f, "{\"P\": \"10\"}", &lt10_bits), RC_OK);
+    assert_int_equal(bound_items(f, "{\"P\": \"20\"}", &lt20_bits), RC_OK);
+    assert_true(lt10_bits != lt20_bits && (lt10_bits & ~lt20_bits) == 0);
+    filter_free(f);
+}
+
+/* What a compiled filter depends on: only the datasets it reads, and their versions move. */
+static void test_inputs(void **state)
+{
+    UNUSED(state);
+    struct err e = ERR_INIT;
+    struct resource g = {0};
+    assert_int_equal(dataset_group_find(st, "g", &g, &e), RC_OK);
+    struct filter_inputs in, again;
+    assert_int_equal(filter_inputs_read(st, &g, &in, &e), RC_OK);
+    assert_true(in.items_dataset > 0 && in.users_dataset > 0);
+    assert_true(in.items_version > 0 && in.users_version > 0);
+    assert_int_equal(in.nitems, NITEMS);
+
+    struct filter *seen = compile("EXCLUDE ItemID WHERE Interactions.EVENT_TYPE IN (\"*\")");
+    struct filter *genre = compile("INCLUDE ItemID WHERE Items.GENRE IN ($G)");
+    struct filter *user = compile("INCLUDE ItemID WHERE Items.PRICE < 10 IF CurrentUser.AGE > 20");
+    struct filter_inputs a = in, b = in, c = in, zero = {0};
+    filter_inputs_keep_used(seen, &a);
+    filter_inputs_keep_used(genre, &b);
+    filter_inputs_keep_used(user, &c);
+    assert_memory_equal(&a, &zero, sizeof(zero));
+    assert_true(b.items_version == in.items_version && b.nitems == NITEMS);
+    assert_true(b.users_dataset == 0 && b.users_version == 0 && b.nusers == 0);
+    assert_memory_equal(&c, &in, sizeof(in));
+
+    /* Writing an item moves the items version, not the users one (i01 changes: run last). */
+    struct resource items = {0};
+    assert_int_equal(dataset_find(st, &g, DATASET_ITEMS, &items, &e), RC_OK);
+    static const char row[] = "{\"GENRE\":\"drama\",\"PRICE\":1.5}";
+    assert_int_equal(
+        store_entity_upsert(st, items.id, 0, ORIGIN_EVENTS, 1700000001, row, strlen(row), &e),
+        RC_OK);
+    assert_int_equal(filter_inputs_read(st, &g, &again, &e), RC_OK);
+    assert_true(again.items_version > in.items_version);
+    assert_true(again.users_version == in.users_version);
+    filter_inputs_keep_used(genre, &again);
+    assert_memory_not_equal(&again, &b, sizeof(b));
+    resource_release(&items);
+    resource_release(&g);
+    filter_free(seen);
+    filter_free(genre);
+    filter_free(user);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -532,6 +830,11 @@ int main(void)
         cmocka_unit_test(test_rank_leaves_filtered_items_out),
         cmocka_unit_test(test_current_item),
         cmocka_unit_test(test_schema_errors),
+        cmocka_unit_test(test_recent_per_type),
+        cmocka_unit_test(test_recent_per_type_model),
+        cmocka_unit_test(test_simple_matches_general),
+        cmocka_unit_test(test_bind_cache),
+        cmocka_unit_test(test_inputs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

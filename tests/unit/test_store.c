@@ -971,6 +971,61 @@ static void test_entities(void **state)
     assert_int_equal(ent_count(f->s, 4), 1);
 }
 
+static uint64_t ent_version(struct store *s, int64_t dataset)
+{
+    struct err e = ERR_INIT;
+    uint64_t v = 12345;
+    OK(store_entity_version(s, dataset, &v, &e));
+    return v;
+}
+
+/* The metadata version moves once per committed write, on every connection, and only then. */
+static void test_entity_version(void **state)
+{
+    struct fx *f = *state;
+    f->s = open_ok(f->data);
+    struct err e = ERR_INIT;
+    struct store *other = open_ok(f->data); /* another process's view */
+    assert_int_equal(ent_version(f->s, 3), 0);
+
+    /* Outside a transaction: each write is its own commit. */
+    upsert(f->s, 3, 1, ORIGIN_BULK, -1, "{}");
+    assert_int_equal(ent_version(f->s, 3), 1);
+    assert_int_equal(ent_version(other, 3), 1);
+    upsert(f->s, 3, 2, ORIGIN_BULK, -1, "{}");
+    assert_int_equal(ent_version(other, 3), 2);
+
+    /* One transaction of many writes: one step, seen by others only at commit. */
+    OK(store_begin(f->s, &e));
+    for (uint32_t i = 0; i < 50; i++)
+        upsert(f->s, 3, i, ORIGIN_BULK, -1, "{\"A\":1}");
+    upsert(f->s, 4, 1, ORIGIN_BULK, -1, "{}");
+    assert_int_equal(ent_version(other, 3), 2);
+    OK(store_commit(f->s, &e));
+    assert_int_equal(ent_version(other, 3), 3);
+    assert_int_equal(ent_version(other, 4), 1);
+
+    /* A rolled-back write leaves it, and is not counted by the next commit. */
+    OK(store_begin(f->s, &e));
+    upsert(f->s, 3, 7, ORIGIN_BULK, -1, "{}");
+    store_rollback(f->s);
+    assert_int_equal(ent_version(other, 3), 3);
+    OK(store_begin(f->s, &e));
+    upsert(f->s, 4, 2, ORIGIN_BULK, -1, "{}");
+    OK(store_commit(f->s, &e));
+    assert_int_equal(ent_version(other, 3), 3);
+    assert_int_equal(ent_version(other, 4), 2);
+
+    /* Reads and other tables do not move it; deletes do. */
+    assert_int_equal(ent_count(f->s, 3), 50);
+    assert_int_equal(ent_version(other, 3), 3);
+    OK(store_entity_delete_all(other, 3, ORIGIN_BULK, &e));
+    assert_int_equal(ent_version(f->s, 3), 4);
+    reopen(f);
+    assert_int_equal(ent_version(f->s, 3), 4);
+    store_close(other);
+}
+
 /* ---- transactions ---- */
 
 /* Write one of everything for dataset 'ds' / group 'ds'; returns the resource's ARN. */
@@ -1088,6 +1143,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_interactions, setup, teardown),
         cmocka_unit_test(test_extra_decoding),
         cmocka_unit_test_setup_teardown(test_entities, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_entity_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
