@@ -24,6 +24,8 @@
 int openblas_get_num_threads(void);
 void openblas_set_num_threads(int num_threads);
 
+void openblas_set_num_threads(int num_threads);
+
 #define CHUNK_LINES 1024 /* lines a worker takes at a time */
 #define AHEAD       8    /* chunks per thread that may wait to be written */
 
@@ -441,6 +443,12 @@ enum rc batch_run(const struct batch_request *r, struct batch_report *rep, struc
     if (rc) goto out;
     out_path = output_file(out_arg, in_path);
 
+    /*
+     * The workers are the parallelism: one OpenBLAS thread per call. (With
+     * more, OpenBLAS's own threads spin after the model's load-time GEMMs,
+     * taking CPU from the workers on a small machine.)
+     */
+    openblas_set_num_threads(1);
     /* The version, its dataset group and the filter, checked before any work. */
     if ((rc = store_open(r->data_dir, &store, e)) ||
         (rc = model_open_version(store, r->version_arn, &model, e)))

@@ -438,17 +438,17 @@ static double *fold_in_factor(const struct row *rw, uint32_t k, uint32_t *ld_out
     double *work = a + all, *b = work + 8 * (size_t)ld, *y = b + ld, *sy = y + (size_t)CHUNK * ld;
     double jitter = 0.0, tr = 0.0;
     for (int attempt = 0; attempt < 9; attempt++) {
-        for (uint32_t i = 0; i < k; i++) {
+        /* Row i as far as the blocks spd.h reads: up to the end of i's block of 8. */
+        for (uint32_t i = 0; i < ld; i++) {
             const float *g = rw->gram + (size_t)i * k;
             double *ai = a + (size_t)i * ld;
-            for (uint32_t q = 0; q < k; q++)
+            uint32_t end = (i | 7u) + 1, q = 0;
+            for (; i < k && q < MIN(end, k); q++)
                 ai[q] = g[q];
-            for (uint32_t q = k; q < ld; q++)
+            for (; q < end; q++)
                 ai[q] = 0.0;
-            ai[i] += (double)rw->reg + jitter;
+            if (i < k) ai[i] += (double)rw->reg + jitter;
         }
-        for (uint32_t i = k; i < ld; i++)
-            memset(a + (size_t)i * ld, 0, ld * sizeof(double));
         memset(b, 0, ld * sizeof(double));
         for (size_t t0 = 0; t0 < rw->n; t0 += CHUNK) {
             size_t cnt = MIN((size_t)CHUNK, rw->n - t0);
@@ -799,7 +799,10 @@ static enum rc prepare_history(const struct als_model *m, const struct als_param
     struct hist_entry *h = xmallocarray(n ? n : 1, sizeof(*h));
     for (size_t i = 0; i < n; i++)
         h[i] = (struct hist_entry){.item = items[i], .pos = (uint32_t)i, .weight = weights[i]};
-    qsort(h, n, sizeof(*h), by_item);
+    bool sorted = true; /* engine histories come sorted: skip the sort then */
+    for (size_t i = 1; i < n && sorted; i++)
+        sorted = by_item(&h[i - 1], &h[i]) <= 0;
+    if (!sorted) qsort(h, n, sizeof(*h), by_item);
     out->idx = xmallocarray(n ? n : 1, sizeof(*out->idx));
     out->val = xmallocarray(n ? n : 1, sizeof(*out->val));
     if (want_slots) out->slot = xmallocarray(n ? n : 1, sizeof(*out->slot));

@@ -1591,18 +1591,22 @@ static json_t *explanation(struct model *m, const struct history *h, uint32_t ta
 static json_t *item_json(struct model *m, const struct ranked *r, bool explain,
                          const struct history *h, struct err *e)
 {
-    json_t *o;
+    /* IDs were checked as UTF-8 on import: the _nocheck calls skip the per-item scan. */
+    json_t *o = json_object();
+    size_t len;
     if (r->item < m->nitems) {
-        o = json_pack("{s:s}", "itemId", strmap_key(m->items, r->item, NULL));
+        const char *id = strmap_key(m->items, r->item, &len);
+        json_object_set_new_nocheck(o, "itemId", json_stringn_nocheck(id, len));
     } else { /* an item added after training (exploration only) */
         pthread_rwlock_rdlock(&m->fresh.lock);
-        o = json_pack("{s:s}", "itemId", strmap_key(m->fresh.ids, r->item - m->nitems, NULL));
+        const char *id = strmap_key(m->fresh.ids, r->item - m->nitems, &len);
+        json_object_set_new_nocheck(o, "itemId", json_stringn_nocheck(id, len));
         pthread_rwlock_unlock(&m->fresh.lock);
-        json_object_set_new(o, "score", json_real(0));
+        json_object_set_new_nocheck(o, "score", json_real(0));
         return o;
     }
     if (r->scored) {
-        json_object_set_new(o, "score", json_real(r->score));
+        json_object_set_new_nocheck(o, "score", json_real(r->score));
         if (explain) {
             json_t *x = explanation(m, h, r->item, r->score, e);
             if (x) json_object_set_new(o, "explanation", x);
