@@ -12,6 +12,7 @@
 #define SAVOR_API_H
 
 #include "common/base.h"
+#include "common/buf.h"
 #include "store/store.h"
 
 #include <jansson.h>
@@ -66,10 +67,19 @@ enum api_plane { API_CONTROL, API_RUNTIME, API_EVENTS };
 typedef enum rc (*api_handler)(struct api_ctx *ctx, const json_t *req, json_t **resp,
                                struct api_error *err);
 
+/*
+ * An operation that writes its answer as JSON text into 'out' itself (the
+ * hot runtime path: no JSON tree to build and free), with the same
+ * semantics and errors as its api_handler.
+ */
+typedef enum rc (*api_text_handler)(struct api_ctx *ctx, const json_t *req, struct buf *out,
+                                    struct api_error *err);
+
 struct api_op {
     const char *name; /* "CreateDatasetGroup", "GetRecommendations", "PutEvents", ... */
     enum api_plane plane;
     api_handler handler;
+    api_text_handler text_handler; /* NULL: the server serializes handler's answer */
 };
 
 /* The operation named 'name' (as in X-Amz-Target after the '.'), or NULL. */

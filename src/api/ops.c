@@ -43,38 +43,38 @@ static enum rc unsupported(struct api_ctx *ctx, const json_t *req, json_t **resp
                     "savor does not offer this operation (see docs/api-compatibility.md)");
 }
 
-#define CONTROL_ENTRY(Op) {#Op, API_CONTROL, ctl_##Op},
+#define CONTROL_ENTRY(Op) {#Op, API_CONTROL, ctl_##Op, NULL},
 
 static const struct api_op ops[] = {
     CONTROL_OPS(CONTROL_ENTRY)
     /* Runtime and events (src/api/runtime.h, src/api/events.h). */
-    {"GetRecommendations", API_RUNTIME, api_get_recommendations},
-    {"GetPersonalizedRanking", API_RUNTIME, api_get_personalized_ranking},
-    {"PutEvents", API_EVENTS, api_put_events},
-    {"PutItems", API_EVENTS, api_put_items},
-    {"PutUsers", API_EVENTS, api_put_users},
+    {"GetRecommendations", API_RUNTIME, api_get_recommendations, api_get_recommendations_text},
+    {"GetPersonalizedRanking", API_RUNTIME, api_get_personalized_ranking, NULL},
+    {"PutEvents", API_EVENTS, api_put_events, NULL},
+    {"PutItems", API_EVENTS, api_put_items, NULL},
+    {"PutUsers", API_EVENTS, api_put_users, NULL},
 
     /* Personalize operations savor does not offer. */
-    {"CreateBatchSegmentJob", API_CONTROL, unsupported},
-    {"DescribeBatchSegmentJob", API_CONTROL, unsupported},
-    {"ListBatchSegmentJobs", API_CONTROL, unsupported},
-    {"CreateDatasetExportJob", API_CONTROL, unsupported},
-    {"DescribeDatasetExportJob", API_CONTROL, unsupported},
-    {"ListDatasetExportJobs", API_CONTROL, unsupported},
-    {"CreateMetricAttribution", API_CONTROL, unsupported},
-    {"DeleteMetricAttribution", API_CONTROL, unsupported},
-    {"DescribeMetricAttribution", API_CONTROL, unsupported},
-    {"ListMetricAttributionMetrics", API_CONTROL, unsupported},
-    {"ListMetricAttributions", API_CONTROL, unsupported},
-    {"UpdateMetricAttribution", API_CONTROL, unsupported},
-    {"CreateRecommender", API_CONTROL, unsupported},
-    {"DeleteRecommender", API_CONTROL, unsupported},
-    {"DescribeRecommender", API_CONTROL, unsupported},
-    {"ListRecommenders", API_CONTROL, unsupported},
-    {"StartRecommender", API_CONTROL, unsupported},
-    {"StopRecommender", API_CONTROL, unsupported},
-    {"UpdateRecommender", API_CONTROL, unsupported},
-    {"DescribeFeatureTransformation", API_CONTROL, unsupported},
+    {"CreateBatchSegmentJob", API_CONTROL, unsupported, NULL},
+    {"DescribeBatchSegmentJob", API_CONTROL, unsupported, NULL},
+    {"ListBatchSegmentJobs", API_CONTROL, unsupported, NULL},
+    {"CreateDatasetExportJob", API_CONTROL, unsupported, NULL},
+    {"DescribeDatasetExportJob", API_CONTROL, unsupported, NULL},
+    {"ListDatasetExportJobs", API_CONTROL, unsupported, NULL},
+    {"CreateMetricAttribution", API_CONTROL, unsupported, NULL},
+    {"DeleteMetricAttribution", API_CONTROL, unsupported, NULL},
+    {"DescribeMetricAttribution", API_CONTROL, unsupported, NULL},
+    {"ListMetricAttributionMetrics", API_CONTROL, unsupported, NULL},
+    {"ListMetricAttributions", API_CONTROL, unsupported, NULL},
+    {"UpdateMetricAttribution", API_CONTROL, unsupported, NULL},
+    {"CreateRecommender", API_CONTROL, unsupported, NULL},
+    {"DeleteRecommender", API_CONTROL, unsupported, NULL},
+    {"DescribeRecommender", API_CONTROL, unsupported, NULL},
+    {"ListRecommenders", API_CONTROL, unsupported, NULL},
+    {"StartRecommender", API_CONTROL, unsupported, NULL},
+    {"StopRecommender", API_CONTROL, unsupported, NULL},
+    {"UpdateRecommender", API_CONTROL, unsupported, NULL},
+    {"DescribeFeatureTransformation", API_CONTROL, unsupported, NULL},
 };
 
 const struct api_op *api_find(const char *name)

@@ -189,8 +189,8 @@ static enum rc check_filter(const json_t *req, const char **filter_arn, struct a
     return RC_OK;
 }
 
-/* "RID-" and a random (version 4) UUID. */
-static json_t *recommendation_id(void)
+/* "RID-" and a random (version 4) UUID, into s (at least 41 bytes). */
+static void recommendation_id_text(char *s, size_t size)
 {
     uint8_t b[16];
     if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
@@ -202,11 +202,22 @@ static json_t *recommendation_id(void)
     }
     b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
     b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
+    static const char hex[] = "0123456789abcdef";
+    size_t len = 0;
+    memcpy(s, "RID-", 4);
+    len = 4;
+    for (int i = 0; i < 16 && len + 3 < size; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) s[len++] = '-';
+        s[len++] = hex[b[i] >> 4];
+        s[len++] = hex[b[i] & 15];
+    }
+    s[len] = '\0';
+}
+
+static json_t *recommendation_id(void)
+{
     char s[48];
-    snprintf(s, sizeof(s),
-             "RID-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1],
-             b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-             b[15]);
+    recommendation_id_text(s, sizeof(s));
     return json_string(s);
 }
 
@@ -258,8 +269,14 @@ static enum rc engine_error(enum rc rc, const struct err *e, struct api_error *e
 
 /* ---- GetRecommendations ----------------------------------------------------- */
 
-enum rc api_get_recommendations(struct api_ctx *ctx, const json_t *req, json_t **resp,
-                                struct api_error *err)
+/*
+ * The checks and the answer of GetRecommendations: *list from the campaign's
+ * model, *cm a reference to it that the caller gives back
+ * (model_cache_put()) once the list is written out.
+ */
+static enum rc get_recommendations(struct api_ctx *ctx, const json_t *req,
+                                   struct campaign_model **cm_out, struct rec_list *list,
+                                   struct api_error *err)
 {
     if (!json_is_object(req))
         return api_fail(err, 400, "InvalidInputException", "the request must be a JSON object");
@@ -298,7 +315,6 @@ enum rc api_get_recommendations(struct api_ctx *ctx, const json_t *req, json_t *
     if ((rc = campaign_get(ctx, campaign, &cm, err))) return rc;
     const struct recipe *r = model_recipe(cm->model);
     struct err e;
-    json_t *out = NULL;
     if (r->kind == RECIPE_PERSONALIZED_RANKING)
         rc = bad(err, "campaign %s uses %s: call GetPersonalizedRanking with an inputList instead",
                  campaign, r->name);
@@ -311,15 +327,53 @@ enum rc api_get_recommendations(struct api_ctx *ctx, const json_t *req, json_t *
     struct cached_filter *cf = NULL;
     struct filter_bound *fb = NULL;
     if (!rc && !(rc = filter_get(ctx, cm, filter_arn, req, &cf, &fb, err)) &&
-        (rc = model_recommend(cm->model, user, item, n, explain, &cm->exploration, fb, &out, &e)))
+        (rc = model_recommend_list(cm->model, user, item, n, explain, &cm->exploration, fb, list,
+                                   &e)))
         rc = engine_error(rc, &e, err);
     filter_bound_free(fb);
     model_cache_filter_put(ctx->models, cf);
-    model_cache_put(ctx->models, cm);
+    if (rc) {
+        model_cache_put(ctx->models, cm);
+        return rc;
+    }
+    *cm_out = cm;
+    return RC_OK;
+}
+
+enum rc api_get_recommendations(struct api_ctx *ctx, const json_t *req, json_t **resp,
+                                struct api_error *err)
+{
+    struct campaign_model *cm;
+    struct rec_list list;
+    enum rc rc = get_recommendations(ctx, req, &cm, &list, err);
     if (rc) return rc;
+    json_t *out = json_pack("{s:o}", "itemList", model_rec_list_json(cm->model, &list));
+    rec_list_release(&list);
+    model_cache_put(ctx->models, cm);
     json_object_set_new(out, "recommendationId", recommendation_id());
     *resp = out;
     return RC_OK;
+}
+
+enum rc api_get_recommendations_text(struct api_ctx *ctx, const json_t *req, struct buf *out,
+                                     struct api_error *err)
+{
+    struct campaign_model *cm;
+    struct rec_list list;
+    enum rc rc = get_recommendations(ctx, req, &cm, &list, err);
+    if (rc) return rc;
+    char rid[48];
+    recommendation_id_text(rid, sizeof(rid));
+    /* Scores are float32: 9 significant digits print each exactly. */
+    if ((rc = buf_addstr(out, "{\"itemList\":")) ||
+        (rc = model_rec_list_text(cm->model, &list, 9, out)) ||
+        (rc = buf_addstr(out, ",\"recommendationId\":\"")) || (rc = buf_addstr(out, rid)) ||
+        (rc = buf_addstr(out, "\"}")))
+        rc = api_fail(err, 500, "InternalFailure", "the answer could not be written (%s)",
+                      rc_name(rc));
+    rec_list_release(&list);
+    model_cache_put(ctx->models, cm);
+    return rc;
 }
 
 /* ---- GetPersonalizedRanking ------------------------------------------------- */

@@ -31,6 +31,9 @@ void runtime_stop(struct api_ctx *ctx);
 /* The handlers (api_handler). */
 enum rc api_get_recommendations(struct api_ctx *ctx, const json_t *req, json_t **resp,
                                 struct api_error *err);
+/* The same, written as JSON text into 'out' (the server's path: see api_text_handler). */
+enum rc api_get_recommendations_text(struct api_ctx *ctx, const json_t *req, struct buf *out,
+                                     struct api_error *err);
 enum rc api_get_personalized_ranking(struct api_ctx *ctx, const json_t *req, json_t **resp,
                                      struct api_error *err);
 

@@ -94,6 +94,8 @@ struct pending {
     size_t nitems;
     struct filter_bound *fb; /* owned */
     json_t *answer;          /* the engine's answer (owned), NULL on error */
+    struct rec_list list;    /* or, from model_recommend_many(), as a list (owned) */
+    bool listed;             /* 'list' holds the answer */
     bool bad;
     char why[ERR_MSG_MAX];
 };
@@ -102,6 +104,7 @@ static void pending_release(struct pending *p)
 {
     json_decref(p->in);
     json_decref(p->answer);
+    rec_list_release(&p->list);
     filter_bound_free(p->fb);
     free(p->items);
     memset(p, 0, sizeof(*p));
@@ -190,10 +193,39 @@ static void answer_one(struct model *m, size_t num_results, const struct explora
     if (rc) fail_line(p, "%s", e.msg);
 }
 
+/*
+ * The output line of an answer from model_recommend_many(), written
+ * directly: line_result()'s text without building the JSON in between.
+ */
+static char *list_line(struct model *m, const json_t *in, const struct rec_list *l)
+{
+    struct buf b;
+    buf_init(&b, BUF_NO_CAP);
+    enum rc rc = buf_addstr(&b, "{\"input\":");
+    if (!rc) rc = json_text_append(&b, in, 7);
+    if (!rc) rc = buf_addstr(&b, ",\"output\":{\"recommendedItems\":[");
+    for (size_t k = 0; k < l->n && !rc; k++) {
+        if (k) rc = buf_addch(&b, ',');
+        if (!rc) rc = model_item_id_text(m, l->v[k].item, &b);
+    }
+    if (!rc) rc = buf_addstr(&b, "],\"scores\":[");
+    for (size_t k = 0; k < l->n && !rc; k++) {
+        if (k) rc = buf_addch(&b, ',');
+        if (!rc) rc = json_text_real(&b, l->v[k].score, 7);
+    }
+    if (!rc) rc = buf_addstr(&b, "]},\"error\":null}");
+    if (rc) {
+        buf_release(&b);
+        return xstrdup("{\"input\":null,\"output\":null,\"error\":\"cannot encode\"}");
+    }
+    return buf_detach(&b, NULL);
+}
+
 /* The output line of a prepared and answered line; *failed tells whether it is an error. */
-static char *finish_line(struct pending *p, bool *failed)
+static char *finish_line(struct model *m, struct pending *p, bool *failed)
 {
     *failed = p->bad;
+    if (!p->bad && p->listed) return list_line(m, p->in, &p->list);
     json_t *in = p->in;
     p->in = NULL;
     if (p->bad) return line_result(in, NULL, p->why);
@@ -223,14 +255,17 @@ static size_t answer_lines(struct model *m, struct filter *filter, const json_t 
             fbs[k] = p[i].fb;
             which[k++] = i;
         }
-        json_t **answers = xcalloc(k ? k : 1, sizeof(*answers));
+        struct rec_list *lists = xcalloc(k ? k : 1, sizeof(*lists));
+        bool *ok = xcalloc(k ? k : 1, sizeof(*ok));
         struct err *errs = xcalloc(k ? k : 1, sizeof(*errs));
-        model_recommend_many(m, users, k, num_results, x, fbs, answers, errs);
+        model_recommend_many(m, users, k, num_results, x, fbs, lists, ok, errs);
         for (size_t i = 0; i < k; i++) {
-            p[which[i]].answer = answers[i];
-            if (!answers[i]) fail_line(&p[which[i]], "%s", errs[i].msg);
+            p[which[i]].list = lists[i];
+            p[which[i]].listed = ok[i];
+            if (!ok[i]) fail_line(&p[which[i]], "%s", errs[i].msg);
         }
-        free(answers);
+        free(lists);
+        free(ok);
         free(errs);
         free(users);
         free(fbs);
@@ -242,7 +277,7 @@ static size_t answer_lines(struct model *m, struct filter *filter, const json_t 
     size_t errors = 0;
     for (size_t i = 0; i < n; i++) {
         bool failed;
-        out[i] = finish_line(&p[i], &failed);
+        out[i] = finish_line(m, &p[i], &failed);
         errors += failed;
         pending_release(&p[i]);
     }

@@ -145,7 +145,7 @@ enum rc json_text_real(struct buf *b, double x, int precision)
     return buf_add(b, out, (size_t)len);
 }
 
-static enum rc append_string(struct buf *b, const char *s, size_t n)
+enum rc json_text_string(struct buf *b, const char *s, size_t n)
 {
     enum rc rc = buf_addch(b, '"');
     size_t run = 0; /* bytes copied as they are, pending */
@@ -216,7 +216,7 @@ enum rc json_text_append(struct buf *b, const json_t *v, int precision)
         {
             if (!rc && !first) rc = buf_addch(b, ',');
             first = false;
-            if (!rc) rc = append_string(b, key, strlen(key));
+            if (!rc) rc = json_text_string(b, key, strlen(key));
             if (!rc) rc = buf_addch(b, ':');
             if (!rc) rc = json_text_append(b, val, precision);
             if (rc) break;
@@ -231,7 +231,7 @@ enum rc json_text_append(struct buf *b, const json_t *v, int precision)
         }
         return rc ? rc : buf_addch(b, ']');
     case JSON_STRING:
-        return append_string(b, json_string_value(v), json_string_length(v));
+        return json_text_string(b, json_string_value(v), json_string_length(v));
     case JSON_INTEGER:
         return append_integer(b, json_integer_value(v));
     case JSON_REAL:

@@ -21,6 +21,9 @@
  */
 enum rc json_text_append(struct buf *b, const json_t *v, int precision);
 
+/* Append the JSON string of s[0..n) (UTF-8, not checked), as json_dumps() writes it. */
+enum rc json_text_string(struct buf *b, const char *s, size_t n);
+
 /* Append 'x' as json_dumps() prints a real with 'precision' significant digits. */
 enum rc json_text_real(struct buf *b, double x, int precision);
 

@@ -5,6 +5,7 @@
 #include "common/base.h"
 #include "models/engine.h"
 #include "common/clock.h"
+#include "common/json_text.h"
 #include "common/scratch.h"
 #include "dataset/dataset.h"
 #include "models/modelfile.h"
@@ -1588,34 +1589,104 @@ static json_t *explanation(struct model *m, const struct history *h, uint32_t ta
     return list;
 }
 
-static json_t *item_json(struct model *m, const struct ranked *r, bool explain,
-                         const struct history *h, struct err *e)
+/*
+ * Entries [0, len) of 'final' into out (allocated here): explored[k] marks
+ * exploration slots; with 'explain', scored entries carry their explanation.
+ */
+static void list_fill(struct model *m, const struct ranked *final, const bool *explored, size_t len,
+                      bool explain, const struct history *h, struct rec_list *out, struct err *e)
 {
-    /* IDs were checked as UTF-8 on import: the _nocheck calls skip the per-item scan. */
-    json_t *o = json_object();
+    out->v = xcalloc(len ? len : 1, sizeof(*out->v));
+    out->n = len;
+    for (size_t k = 0; k < len; k++) {
+        const struct ranked *r = &final[k];
+        struct rec_item *it = &out->v[k];
+        it->item = r->item;
+        bool known = r->item < m->nitems; /* else added after training: exploration only */
+        it->score = known && r->scored ? r->score : 0.0f;
+        it->reason = explored[k] ? REC_EXPLORATION : known && !r->scored ? REC_POPULAR : REC_SCORED;
+        if (explain && it->reason == REC_SCORED && known)
+            it->explanation = explanation(m, h, r->item, r->score, e);
+    }
+}
+
+void rec_list_release(struct rec_list *l)
+{
+    for (size_t k = 0; k < l->n; k++)
+        json_decref(l->v[k].explanation);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+enum rc model_item_id_text(struct model *m, uint32_t item, struct buf *b)
+{
     size_t len;
-    if (r->item < m->nitems) {
-        const char *id = strmap_key(m->items, r->item, &len);
-        json_object_set_new_nocheck(o, "itemId", json_stringn_nocheck(id, len));
-    } else { /* an item added after training (exploration only) */
-        pthread_rwlock_rdlock(&m->fresh.lock);
-        const char *id = strmap_key(m->fresh.ids, r->item - m->nitems, &len);
-        json_object_set_new_nocheck(o, "itemId", json_stringn_nocheck(id, len));
-        pthread_rwlock_unlock(&m->fresh.lock);
-        json_object_set_new_nocheck(o, "score", json_real(0));
-        return o;
+    if (item < m->nitems) {
+        const char *id = strmap_key(m->items, item, &len);
+        return json_text_string(b, id, len);
     }
-    if (r->scored) {
-        json_object_set_new_nocheck(o, "score", json_real(r->score));
-        if (explain) {
-            json_t *x = explanation(m, h, r->item, r->score, e);
-            if (x) json_object_set_new(o, "explanation", x);
+    pthread_rwlock_rdlock(&m->fresh.lock);
+    const char *id = strmap_key(m->fresh.ids, item - m->nitems, &len);
+    enum rc rc = json_text_string(b, id, len);
+    pthread_rwlock_unlock(&m->fresh.lock);
+    return rc;
+}
+
+static const char *const reason_text[] = {
+    [REC_SCORED] = NULL,
+    [REC_EXPLORATION] = "[\"Exploration\"]",
+    [REC_POPULAR] = "[\"Popular item\"]",
+};
+
+/* Keys in the order model_recommend() has always written them: itemId, score, explanation, reason.
+ */
+enum rc model_rec_list_text(struct model *m, const struct rec_list *l, int precision, struct buf *b)
+{
+    enum rc rc = buf_addch(b, '[');
+    for (size_t k = 0; k < l->n && !rc; k++) {
+        const struct rec_item *it = &l->v[k];
+        if ((k && (rc = buf_addch(b, ','))) || (rc = buf_addstr(b, "{\"itemId\":")) ||
+            (rc = model_item_id_text(m, it->item, b)) || (rc = buf_addstr(b, ",\"score\":")) ||
+            (rc = json_text_real(b, it->score, precision)))
+            break;
+        if (it->explanation && ((rc = buf_addstr(b, ",\"explanation\":")) ||
+                                (rc = json_text_append(b, it->explanation, precision))))
+            break;
+        if (reason_text[it->reason] &&
+            ((rc = buf_addstr(b, ",\"reason\":")) || (rc = buf_addstr(b, reason_text[it->reason]))))
+            break;
+        rc = buf_addch(b, '}');
+    }
+    return rc ? rc : buf_addch(b, ']');
+}
+
+json_t *model_rec_list_json(struct model *m, const struct rec_list *l)
+{
+    json_t *list = json_array();
+    for (size_t k = 0; k < l->n; k++) {
+        const struct rec_item *it = &l->v[k];
+        json_t *o = json_object();
+        size_t len;
+        /* IDs were checked as UTF-8 on import: the _nocheck calls skip the per-item scan. */
+        if (it->item < m->nitems) {
+            const char *id = strmap_key(m->items, it->item, &len);
+            json_object_set_new_nocheck(o, "itemId", json_stringn_nocheck(id, len));
+        } else {
+            pthread_rwlock_rdlock(&m->fresh.lock);
+            const char *id = strmap_key(m->fresh.ids, it->item - m->nitems, &len);
+            json_object_set_new_nocheck(o, "itemId", json_stringn_nocheck(id, len));
+            pthread_rwlock_unlock(&m->fresh.lock);
         }
-    } else {
-        json_object_set_new(o, "score", json_real(0));
-        json_object_set_new(o, "reason", json_pack("[s]", "Popular item"));
+        json_object_set_new_nocheck(o, "score", json_real(it->score));
+        if (it->explanation) json_object_set_nocheck(o, "explanation", it->explanation);
+        if (it->reason != REC_SCORED)
+            json_object_set_new_nocheck(
+                o, "reason",
+                json_pack("[s]", it->reason == REC_EXPLORATION ? "Exploration" : "Popular item"));
+        json_array_append_new(list, o);
     }
-    return o;
+    return list;
 }
 
 /* Whether item j is in the (sorted) history. */
@@ -2134,10 +2205,12 @@ static enum rc fast_scores(struct model *m, const struct history *h, size_t n,
     return RC_OK;
 }
 
-enum rc model_recommend(struct model *m, const char *user_id, const char *item_id, size_t n,
-                        bool explain, const struct exploration *x,
-                        const struct filter_bound *filter, json_t **out, struct err *e)
+enum rc model_recommend_list(struct model *m, const char *user_id, const char *item_id, size_t n,
+                             bool explain, const struct exploration *x,
+                             const struct filter_bound *filter, struct rec_list *out, struct err *e)
 {
+    out->v = NULL;
+    out->n = 0;
     uint32_t current_item = UINT32_MAX;
     const struct recipe *r = m->recipe;
     struct history h;
@@ -2229,12 +2302,7 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
             if (explored[k] && final[k].item < m->nitems)
                 final[k].score = exact_score(m, uvec, final[k].item);
     }
-    json_t *list = json_array();
-    for (size_t k = 0; k < len; k++) {
-        json_t *o = item_json(m, &final[k], explain && !explored[k], &h, e);
-        if (explored[k]) json_object_set_new(o, "reason", json_pack("[s]", "Exploration"));
-        json_array_append_new(list, o);
-    }
+    list_fill(m, final, explored, len, explain, &h, out, e);
     if (final != heap) free(final);
     free(explored);
     free(heap);
@@ -2242,7 +2310,18 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
     free(cand);
     history_release(&h);
     filter_verdict_release(&allowed);
-    *out = json_pack("{s:o}", "itemList", list);
+    return RC_OK;
+}
+
+enum rc model_recommend(struct model *m, const char *user_id, const char *item_id, size_t n,
+                        bool explain, const struct exploration *x,
+                        const struct filter_bound *filter, json_t **out, struct err *e)
+{
+    struct rec_list l;
+    enum rc rc = model_recommend_list(m, user_id, item_id, n, explain, x, filter, &l, e);
+    if (rc) return rc;
+    *out = json_pack("{s:o}", "itemList", model_rec_list_json(m, &l));
+    rec_list_release(&l);
     return RC_OK;
 }
 
@@ -2318,9 +2397,9 @@ static void topk_scan(const struct model *m, struct topk *t, const float *scores
  * The answer from a scanned top-k: sorted, with exploration (which needs all
  * of 'scores'; NULL when there is no exploration) and the JSON. Frees t->heap.
  */
-static json_t *topk_finish(struct model *m, struct topk *t, const struct history *h,
-                           const float *scores, bool explain, const struct exploration *x,
-                           const struct filter_verdict *allowed, struct err *e)
+static void topk_finish(struct model *m, struct topk *t, const struct history *h,
+                        const float *scores, bool explain, const struct exploration *x,
+                        const struct filter_verdict *allowed, struct rec_list *out, struct err *e)
 {
     const struct recipe *r = m->recipe;
     size_t n = t->n, len = t->len;
@@ -2333,17 +2412,11 @@ static json_t *topk_finish(struct model *m, struct topk *t, const struct history
         final = xcalloc(n ? n : 1, sizeof(*final));
         len = explore(m, x, h, scores, allowed, heap, len, n, final, explored);
     }
-    json_t *list = json_array();
-    for (size_t k = 0; k < len; k++) {
-        json_t *o = item_json(m, &final[k], explain && !explored[k], h, e);
-        if (explored[k]) json_object_set_new(o, "reason", json_pack("[s]", "Exploration"));
-        json_array_append_new(list, o);
-    }
+    list_fill(m, final, explored, len, explain, h, out, e);
     if (final != heap) free(final);
     free(explored);
     free(heap);
     t->heap = NULL;
-    return json_pack("{s:o}", "itemList", list);
 }
 
 /*
@@ -2368,7 +2441,7 @@ static void score_block(const float *y, uint32_t dim, uint32_t nvec, const float
 
 enum rc model_recommend_many(struct model *m, const char *const *user_ids, size_t nusers, size_t n,
                              const struct exploration *x, const struct filter_bound *const *filters,
-                             json_t **outs, struct err *errs)
+                             struct rec_list *outs, bool *ok_out, struct err *errs)
 {
     const struct recipe *r = m->recipe;
     uint32_t dim = 0, nvec = 0;
@@ -2381,9 +2454,8 @@ enum rc model_recommend_many(struct model *m, const char *const *user_ids, size_
     if (r->kind == RECIPE_RELATED_ITEMS || !y || !dim || !r->user_vector || (x && x->weight > 0) ||
         (m->q8 && __builtin_cpu_supports("avx512vnni"))) {
         for (size_t u = 0; u < nusers; u++)
-            if (model_recommend(m, user_ids[u], NULL, n, false, x, filters ? filters[u] : NULL,
-                                &outs[u], &errs[u]))
-                outs[u] = NULL;
+            ok_out[u] = !model_recommend_list(m, user_ids[u], NULL, n, false, x,
+                                              filters ? filters[u] : NULL, &outs[u], &errs[u]);
         return RC_OK;
     }
     /*
@@ -2404,8 +2476,8 @@ enum rc model_recommend_many(struct model *m, const char *const *user_ids, size_
             const struct filter_bound *fb = filters ? filters[k] : NULL;
             memset(&allowed[u], 0, sizeof(allowed[u]));
             user_history(m, user_ids[k], &h[u]);
-            outs[k] = NULL;
-            ok[u] = false;
+            outs[k] = (struct rec_list){NULL, 0};
+            ok_out[k] = ok[u] = false;
             if (!user_ids[k])
                 err_set(&errs[k], RC_INVALID_INPUT,
                         "recipe %s recommends items for a user: give a user ID", r->name);
@@ -2431,7 +2503,8 @@ enum rc model_recommend_many(struct model *m, const char *const *user_ids, size_
         }
         for (size_t u = 0; u < b; u++) {
             size_t k = first + u;
-            if (ok[u]) outs[k] = topk_finish(m, &top[u], &h[u], NULL, false, NULL, NULL, &errs[k]);
+            if (ok[u]) topk_finish(m, &top[u], &h[u], NULL, false, NULL, NULL, &outs[k], &errs[k]);
+            ok_out[k] = ok[u];
             free(top[u].heap);
             filter_verdict_release(&allowed[u]);
             history_release(&h[u]);
@@ -2479,12 +2552,14 @@ enum rc model_rank(struct model *m, const char *user_id, const char *const *item
         }
     }
     qsort_r(known, nk, sizeof(*known), ranked_qsort, (void *)m->popularity);
-    json_t *list = json_array();
-    for (size_t k = 0; k < nk; k++) {
-        json_t *o = item_json(m, &known[k], explain, &h, e);
-        if (!known[k].scored) json_object_del(o, "reason");
-        json_array_append_new(list, o);
-    }
+    bool *no_exploration = xcalloc(nk ? nk : 1, sizeof(bool));
+    struct rec_list l;
+    list_fill(m, known, no_exploration, nk, explain, &h, &l, e);
+    for (size_t k = 0; k < l.n; k++)
+        l.v[k].reason = REC_SCORED; /* a ranking gives no reasons */
+    json_t *list = model_rec_list_json(m, &l);
+    rec_list_release(&l);
+    free(no_exploration);
     json_array_extend(list, unknown);
     json_decref(unknown);
     free(known);

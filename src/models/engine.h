@@ -16,6 +16,7 @@
 #define SAVOR_ENGINE_H
 
 #include "common/base.h"
+#include "common/buf.h"
 #include "filter/filter.h"
 #include "models/params.h"
 #include "models/recipe.h"
@@ -181,18 +182,61 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
                         bool explain, const struct exploration *x,
                         const struct filter_bound *filter, json_t **out, struct err *e);
 
+/* Why an item is in a list: Personalize's "reason" (none for a scored item). */
+enum rec_reason { REC_SCORED, REC_EXPLORATION, REC_POPULAR };
+
+/* One entry of a recommendation list. */
+struct rec_item {
+    uint32_t item; /* the model's index; from model_item_count() on, an item added after training */
+    float score;
+    enum rec_reason reason;
+    json_t *explanation; /* owned; NULL unless asked for */
+};
+
+/* A recommendation list: v[0..n), best first; owned (rec_list_release()). */
+struct rec_list {
+    struct rec_item *v;
+    size_t n;
+};
+
+void rec_list_release(struct rec_list *l);
+
 /*
- * model_recommend() for many users at once (batch inference): user i's
- * answer goes to outs[i], or NULL with the reason in errs[i]. Recipes with a
- * vector form (recipe.h: item_vectors, user_vector) score 256 users per
- * matrix product, a block of items at a time, each user's top-k scanning
- * the block while it is in cache; the answers are model_recommend()'s (the
- * same items, scores up to float rounding). 'filters' (may be NULL) holds
- * one bound filter (or NULL) per user. Returns RC_OK; failures are per user.
+ * model_recommend()'s answer as a list, without building JSON: the server
+ * writes it as text (model_rec_list_text()). On failure *out is empty.
+ */
+enum rc model_recommend_list(struct model *m, const char *user_id, const char *item_id, size_t n,
+                             bool explain, const struct exploration *x,
+                             const struct filter_bound *filter, struct rec_list *out,
+                             struct err *e);
+
+/*
+ * The list's "itemList" array, as model_recommend() has it: as JSON text
+ * appended to b (scores with 'precision' significant digits; see
+ * common/json_text.h), or as a new JSON array (caller owns it).
+ */
+enum rc model_rec_list_text(struct model *m, const struct rec_list *l, int precision,
+                            struct buf *b);
+json_t *model_rec_list_json(struct model *m, const struct rec_list *l);
+
+/* Item 'item''s ID (a rec_item's) as a JSON string appended to b. */
+enum rc model_item_id_text(struct model *m, uint32_t item, struct buf *b);
+
+/*
+ * model_recommend_list() for many users at once (batch inference): user i's
+ * answer goes to outs[i] (ok[i] true; the caller releases it), or ok[i]
+ * false with the reason in errs[i]. With AVX-512
+ * VNNI, user by user through the int8 top-k, which reads a fraction of the
+ * catalog per user. Otherwise recipes with a vector form (recipe.h:
+ * item_vectors, user_vector) score 256 users per matrix product, a block
+ * of items at a time, each user's top-k scanning the block while it is in
+ * cache; the answers are model_recommend()'s (the same items, scores up to
+ * float rounding). 'filters' (may be NULL) holds one bound filter (or NULL)
+ * per user. Returns RC_OK; failures are per user.
  */
 enum rc model_recommend_many(struct model *m, const char *const *user_ids, size_t nusers, size_t n,
                              const struct exploration *x, const struct filter_bound *const *filters,
-                             json_t **outs, struct err *errs);
+                             struct rec_list *outs, bool *ok, struct err *errs);
 
 /*
  * GetPersonalizedRanking: 'items' reordered for 'user_id'; items the model

@@ -125,6 +125,18 @@ static const char *view_header(const struct server_request_view *v, const char *
     return MHD_lookup_connection_value((struct MHD_Connection *)v->conn, MHD_HEADER_KIND, name);
 }
 
+/* A handler's failure: its AWS error, or InternalFailure if it set none. */
+static enum MHD_Result answer_failure(struct server *s, struct MHD_Connection *c, struct request *r,
+                                      enum rc rc, struct api_error *err)
+{
+    if (!err->type || err->status < 400) {
+        log_error("http", "req=%s op=%s: handler failed (%s) without an AWS error", r->id,
+                  r->route.name, rc_name(rc));
+        route_internal_error(err, rc_name(rc));
+    }
+    return answer_error(s, c, r, err);
+}
+
 /* Authenticate, parse and run the operation; queue its answer. */
 static enum MHD_Result run_operation(struct server *s, struct MHD_Connection *c, struct request *r,
                                      const char *method, const char *url)
@@ -148,17 +160,25 @@ static enum MHD_Result run_operation(struct server *s, struct MHD_Connection *c,
     json_t *req = NULL;
     if (route_parse_body(r->body.data, r->body.len, &req, &err)) return answer_error(s, c, r, &err);
     buf_release(&r->body); /* the JSON holds everything now */
+    if (r->route.op->text_handler) {
+        struct buf text;
+        buf_init(&text, BUF_NO_CAP);
+        enum rc rc = r->route.op->text_handler(s->ctx, req, &text, &err);
+        json_decref(req);
+        if (rc) {
+            buf_release(&text);
+            return answer_failure(s, c, r, rc, &err);
+        }
+        size_t len;
+        char *body = buf_detach(&text, &len);
+        return answer(s, c, r, 200, body, len, route_content_type(r->route.plane));
+    }
     json_t *resp = NULL;
     enum rc rc = r->route.op->handler(s->ctx, req, &resp, &err);
     json_decref(req);
     if (rc) {
         json_decref(resp);
-        if (!err.type || err.status < 400) {
-            log_error("http", "req=%s op=%s: handler failed (%s) without an AWS error", r->id,
-                      r->route.name, rc_name(rc));
-            route_internal_error(&err, rc_name(rc));
-        }
-        return answer_error(s, c, r, &err);
+        return answer_failure(s, c, r, rc, &err);
     }
     /*
      * Runtime answers carry float32 scores: 9 significant digits print every
