@@ -6,6 +6,7 @@
 #
 #   make -j2 && bench/serve.sh [--seconds 10] [--rounds 2] [--connections 16]
 #                              [--items 30000] [--users 50000] [--events 1000000]
+#                              [--user-pool 5000]
 #
 # Generates the catalog with savor's own generator (bench/out/serve-csv-*, kept),
 # imports and trains aws-user-personalization with defaults in a fresh data

@@ -104,6 +104,8 @@ def main():
     ap.add_argument("--seconds", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--user-pool", type=int, default=5000,
+                    help="distinct known users the requests pick from (the first N in the CSV)")
     ap.add_argument("--wrk-threads", type=int, default=1)
     ap.add_argument("--server-threads", type=int, default=0, help="0: savor's default")
     ap.add_argument("--log-level", default="info",
@@ -127,7 +129,7 @@ def main():
             if row["USER_ID"] not in seen:
                 seen.add(row["USER_ID"])
                 users.append(row["USER_ID"])
-            if len(users) >= 5000:
+            if len(users) >= args.user_pool:
                 break
 
     data_dir = tempfile.mkdtemp(prefix="serve-data.", dir=OUT)
