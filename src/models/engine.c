@@ -892,6 +892,7 @@ struct model {
      */
     uint32_t *q8_item;
     float *blk_cs, *blk_q1, *blk_s;
+    uint16_t *blk_cand;  /* per block, bit l: slot l holds a candidate item (is_candidate()) */
     uint32_t *pop_order; /* every item, most popular first (then lower index) */
     /*
      * The fold-in of each training user whose history has not changed since
@@ -957,6 +958,7 @@ void model_close(struct model *m)
     free(m->blk_cs);
     free(m->blk_q1);
     free(m->blk_s);
+    free(m->blk_cand);
     free(m->pop_order);
     free(m->uvec);
     free((void *)m->uvec_state);
@@ -1013,6 +1015,12 @@ static int slot_key_cmp(const void *a, const void *b)
     return x->item < y->item ? -1 : x->item > y->item;
 }
 
+/* Items with interaction data, or the recipe's own candidates: never an item no dataset has. */
+static bool is_candidate(const struct model *m, uint32_t j)
+{
+    return m->candidates ? m->candidates[j] != 0 : m->popularity[j] > 0;
+}
+
 static void quantize_vectors(struct model *m)
 {
     uint32_t dim = 0, n = 0;
@@ -1049,6 +1057,7 @@ static void quantize_vectors(struct model *m)
     m->blk_cs = xcalloc(nb + 1, sizeof(float));
     m->blk_q1 = xcalloc(nb + 1, sizeof(float));
     m->blk_s = xcalloc(nb + 1, sizeof(float));
+    m->blk_cand = xcalloc(nb + 1, sizeof(uint16_t));
     for (size_t k = 0; k < nb * Q8_BLOCK; k++)
         m->q8_item[k] = UINT32_MAX;
     for (uint32_t slot = 0; slot < n; slot++) {
@@ -1068,6 +1077,7 @@ static void quantize_vectors(struct model *m)
         m->blk_cs[blk] = fmaxf(m->blk_cs[blk], keys[slot].key);
         m->blk_q1[blk] = fmaxf(m->blk_q1[blk], sc * 0.5f * (float)m->q8_abs[slot]);
         m->blk_s[blk] = fmaxf(m->blk_s[blk], sc);
+        if (is_candidate(m, j)) m->blk_cand[blk] |= (uint16_t)(1u << (slot % Q8_BLOCK));
     }
     free(keys);
     free(scale);
@@ -1303,11 +1313,6 @@ enum rc model_open_version(struct store *s, const char *arn, struct model **out,
     return RC_OK;
 }
 
-/* Items with interaction data, or the recipe's own candidates: never an item no dataset has. */
-static bool is_candidate(const struct model *m, uint32_t j)
-{
-    return m->candidates ? m->candidates[j] != 0 : m->popularity[j] > 0;
-}
 
 struct ranked {
     uint32_t item;
@@ -2032,24 +2037,35 @@ static int float_desc_cmp(const void *a, const void *b)
     return x < y ? 1 : x > y ? -1 : 0;
 }
 
-static bool eligible(const struct model *m, const struct filter_verdict *allowed, uint32_t j)
+/* Bit l set where item q8_item[slot] passes the filter, for the 16 slots of block b. */
+__attribute__((target("avx512f"))) static uint32_t
+block_allowed_avx512(const struct model *m, const struct filter_verdict *v, size_t b, uint32_t cand)
 {
-    return is_candidate(m, j) && (!allowed || filter_allows(allowed, j));
+    __m512i j = _mm512_loadu_si512((const void *)(m->q8_item + b * Q8_BLOCK));
+    /* The bitset as 32-bit words (x86 is little-endian): item j is bit j % 32 of word j / 32. */
+    __m512i w = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), (__mmask16)cand,
+                                            _mm512_srli_epi32(j, 5), (const void *)v->allow, 4);
+    __m512i bit = _mm512_srlv_epi32(w, _mm512_and_si512(j, _mm512_set1_epi32(31)));
+    return _mm512_mask_test_epi32_mask((__mmask16)cand, bit, _mm512_set1_epi32(1));
 }
 
 /*
- * The best 'n' eligible items of a history, as score_user() would rank them,
- * without reading every item's full vector. The int8 pass gives each item an
- * approximate score a_j within err_j = 0.51 * scale_j * |x|_1 of x . y_j
- * (rounding to int8 moves each coordinate by at most scale_j / 2; the rest
- * covers float rounding), so ub_j = a_j + err_j bounds it from above. The
- * n + 16 items with the highest bounds get exact scores; s_n is the n-th
- * best of those; every other eligible item whose bound reaches s_n gets its
- * exact score too. No item left out can beat s_n, so the n best exact
- * scores are the answer. Returns the exactly scored items in *cand (caller
- * frees; their scores in scores[]) and the user vector in *x_out (caller
- * frees), for exact scores of other items.
+ * The slots of block b that may enter the list: candidates (blk_cand) that
+ * the filter (may be NULL) allows. Items in blocks are the model's own, so
+ * below v->nitems.
  */
+static uint32_t block_eligible(const struct model *m, const struct filter_verdict *v, size_t b,
+                               bool avx512)
+{
+    uint32_t cand = m->blk_cand[b];
+    if (!v || !cand) return cand;
+    if (avx512) return block_allowed_avx512(m, v, b, cand);
+    uint32_t k = 0;
+    for (uint32_t l = 0; l < Q8_BLOCK; l++)
+        if ((cand >> l & 1) && filter_allows(v, m->q8_item[b * Q8_BLOCK + l])) k |= 1u << l;
+    return k;
+}
+
 /* Bit l set where v[l] > thr (or >= with 'ge'), for 16 floats. */
 __attribute__((target("avx512f"))) static uint32_t mask16_avx512(const float *v, float thr, bool ge)
 {
@@ -2111,6 +2127,19 @@ static enum rc user_vector(struct model *m, const struct history *h, float *x, s
     return rc;
 }
 
+/*
+ * The best 'n' eligible items of a history, as score_user() would rank them,
+ * without reading every item's full vector. The int8 pass gives each item an
+ * approximate score a_j within err_j = 0.51 * scale_j * |x|_1 of x . y_j
+ * (rounding to int8 moves each coordinate by at most scale_j / 2; the rest
+ * covers float rounding), so ub_j = a_j + err_j bounds it from above. The
+ * n + 4 items with the highest bounds get exact scores; s_n is the n-th
+ * best of those; every other eligible item whose bound reaches s_n gets its
+ * exact score too. No item left out can beat s_n, so the n best exact
+ * scores are the answer. Returns the exactly scored items in *cand (caller
+ * frees; their scores in scores[]) and the user vector in *x_out (caller
+ * frees), for exact scores of other items.
+ */
 static enum rc fast_scores(struct model *m, const struct history *h, size_t n,
                            const struct filter_verdict *allowed, float *scores, uint32_t **cand,
                            size_t *ncand, float **x_out, struct err *e)
@@ -2144,7 +2173,7 @@ static enum rc fast_scores(struct model *m, const struct history *h, size_t n,
             bb[b] = b < nb ? INFINITY : -INFINITY;
     }
     /* The c highest bounds among eligible items: a min-heap of slots. */
-    size_t c = n + 16, len = 0;
+    size_t c = n + 4, len = 0;
     uint32_t *top = xcalloc(c, sizeof(uint32_t));
     /* Blocks 16 at a time: those whose bound passes the c-th best slot bound so far. */
     for (size_t g = 0; g < nb16; g += 16) {
@@ -2159,13 +2188,13 @@ static enum rc fast_scores(struct model *m, const struct history *h, size_t n,
             else
                 block_bounds_plain(m, x, &qx, b, ub + b * Q8_BLOCK);
             /* Most slots are below the c-th bound so far: test 16 at once. */
-            for (uint32_t k = len == c ? mask16(vnni, ub + b * Q8_BLOCK, ub[top[0]], false)
-                                       : 0xffff;
+            uint32_t ok = block_eligible(m, allowed, b, vnni);
+            for (uint32_t k =
+                     ok & (len == c ? mask16(vnni, ub + b * Q8_BLOCK, ub[top[0]], false) : 0xffff);
                  k; k &= k - 1) {
                 uint32_t slot = (uint32_t)(b * Q8_BLOCK) + (uint32_t)__builtin_ctz(k);
-                uint32_t j = m->q8_item[slot];
-                if (j == UINT32_MAX || (len == c && !(ub[slot] > ub[top[0]]))) continue;
-                if (eligible(m, allowed, j)) topc_push(top, &len, c, ub, slot);
+                if (len == c && !(ub[slot] > ub[top[0]])) continue;
+                topc_push(top, &len, c, ub, slot);
             }
         }
     }
@@ -2187,10 +2216,11 @@ static enum rc fast_scores(struct model *m, const struct history *h, size_t n,
                 size_t b = g + (size_t)__builtin_ctz(bits);
                 if (!done[b])
                     block_bounds_vnni(m, &qx, b, ub + b * Q8_BLOCK); /* skipped only with VNNI */
-                for (uint32_t k = mask16(vnni, ub + b * Q8_BLOCK, sn, true); k; k &= k - 1) {
+                for (uint32_t k = mask16(vnni, ub + b * Q8_BLOCK, sn, true) &
+                                  block_eligible(m, allowed, b, vnni);
+                     k; k &= k - 1) {
                     uint32_t slot = (uint32_t)(b * Q8_BLOCK) + (uint32_t)__builtin_ctz(k);
                     uint32_t j = m->q8_item[slot];
-                    if (j == UINT32_MAX || !eligible(m, allowed, j)) continue;
                     scores[j] = exact_score(m, x, j);
                     VEC_PUSH(&out, j);
                 }
