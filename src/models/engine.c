@@ -845,6 +845,56 @@ struct fresh_items {
     VEC(int64_t) created; /* CREATION_TIMESTAMP, INT64_MAX when not given */
 };
 
+/*
+ * int8 item vectors laid out for AVX-512 VNNI (see struct model): blocks of
+ * Q8_BLOCK slots, items in slots sorted by s_j |q_j|_2, largest first.
+ */
+struct q8_index {
+    size_t nb;                      /* blocks */
+    int8_t *q8;                     /* nb * groups * 64 bytes */
+    float *scale;                   /* per slot (nb * Q8_BLOCK), as the three below */
+    int32_t *sum;                   /* sum_d q_jd */
+    int32_t *abs;                   /* sum_d |q_jd| */
+    uint32_t *item;                 /* the item in the slot, UINT32_MAX for padding */
+    float *blk_cs, *blk_q1, *blk_s; /* per block: largest s_j |q_j|_2, s_j |q_j|_1 / 2, s_j */
+    uint16_t *blk_cand; /* per block, bit l: slot l holds a candidate (is_candidate()) */
+};
+
+#define SUBIX_SLOTS 16 /* verdicts tracked per model */
+#define SUBIX_AFTER 3  /* requests with the same verdict before it gets its own index */
+#define SUBIX_BUILT 8  /* at most this many per model */
+
+static void q8_index_free(struct q8_index *ix)
+{
+    free(ix->q8);
+    free(ix->scale);
+    free(ix->sum);
+    free(ix->abs);
+    free(ix->item);
+    free(ix->blk_cs);
+    free(ix->blk_q1);
+    free(ix->blk_s);
+    free(ix->blk_cand);
+    memset(ix, 0, sizeof(*ix));
+}
+
+/* Room for nb blocks: every slot padding, every block bound 0. */
+static void q8_index_alloc(struct q8_index *ix, size_t nb, uint32_t groups)
+{
+    ix->nb = nb;
+    ix->q8 = xcalloc(nb * groups * 64 + 1, 1);
+    ix->scale = xcalloc(nb * Q8_BLOCK + 1, sizeof(float));
+    ix->sum = xcalloc(nb * Q8_BLOCK + 1, sizeof(int32_t));
+    ix->abs = xcalloc(nb * Q8_BLOCK + 1, sizeof(int32_t));
+    ix->item = xmallocarray(nb * Q8_BLOCK + 1, sizeof(uint32_t));
+    ix->blk_cs = xcalloc(nb + 1, sizeof(float));
+    ix->blk_q1 = xcalloc(nb + 1, sizeof(float));
+    ix->blk_s = xcalloc(nb + 1, sizeof(float));
+    ix->blk_cand = xcalloc(nb + 1, sizeof(uint16_t));
+    for (size_t k = 0; k < nb * Q8_BLOCK; k++)
+        ix->item[k] = UINT32_MAX;
+}
+
 struct model {
     struct modelfile *mf;
     struct fresh_items fresh;
@@ -873,26 +923,34 @@ struct model {
     /*
      * For recipes with dot-product scores (recipe.h item_vectors): the item
      * vectors, and an int8 copy with a scale per item (y_jd ~ q_jd *
-     * q8_scale[j]) laid out for AVX-512 VNNI: blocks of Q8_BLOCK items,
+     * scale[j]) laid out for AVX-512 VNNI: blocks of Q8_BLOCK items,
      * within a block groups of 4 coordinates, 64 bytes per group (item l's 4
      * bytes at l * 4). Coordinate d of item j is at q8[((j / 16) * groups +
      * d / 4) * 64 + (j % 16) * 4 + d % 4]. Padding items and coordinates are
-     * zero. q8_sum[j] = sum_d q_jd, q8_abs[j] = sum_d |q_jd|.
+     * zero.
      */
     const float *vecs;
     uint32_t dim, groups;
-    int8_t *q8;
-    float *q8_scale; /* by slot (see q8_item), nitems rounded up to Q8_BLOCK, as the two below */
-    int32_t *q8_sum, *q8_abs;
     /*
      * Items are stored in slots sorted by s_j |q_j|_2, largest first, so the
      * blocks most likely to hold the best scores come first and later blocks
-     * can often be skipped whole: q8_item[slot] is the item (UINT32_MAX for
-     * padding); per block, the largest s_j |q_j|_2, s_j |q_j|_1 / 2 and s_j.
+     * can often be skipped whole (struct q8_index).
      */
-    uint32_t *q8_item;
-    float *blk_cs, *blk_q1, *blk_s;
-    uint16_t *blk_cand;  /* per block, bit l: slot l holds a candidate item (is_candidate()) */
+    struct q8_index ix; /* the whole catalog (ix.q8 NULL: no fast path) */
+    /*
+     * Indexes of just the items a recurring filter verdict allows (an
+     * item-metadata filter with the same values, request after request): the
+     * top-k then reads only those blocks. Built once a verdict has been seen
+     * SUBIX_AFTER times; freed with the model.
+     */
+    pthread_mutex_t subix_mu;
+    struct sub_index {
+        uint64_t key;   /* hash of the verdict's bits */
+        uint64_t *bits; /* the verdict's bits (owned), compared on a hit */
+        uint32_t seen;
+        struct q8_index *ix; /* NULL until built */
+    } subix[SUBIX_SLOTS];
+    size_t nsubix_built;
     uint32_t *pop_order; /* every item, most popular first (then lower index) */
     /*
      * The fold-in of each training user whose history has not changed since
@@ -950,15 +1008,13 @@ void model_close(struct model *m)
     strmap_free(m->fresh.ids);
     VEC_FREE(&m->fresh.created);
     pthread_rwlock_destroy(&m->fresh.lock);
-    free(m->q8);
-    free(m->q8_scale);
-    free(m->q8_sum);
-    free(m->q8_abs);
-    free(m->q8_item);
-    free(m->blk_cs);
-    free(m->blk_q1);
-    free(m->blk_s);
-    free(m->blk_cand);
+    q8_index_free(&m->ix);
+    for (size_t k = 0; k < SUBIX_SLOTS; k++) {
+        free(m->subix[k].bits);
+        if (m->subix[k].ix) q8_index_free(m->subix[k].ix);
+        free(m->subix[k].ix);
+    }
+    pthread_mutex_destroy(&m->subix_mu);
     free(m->pop_order);
     free(m->uvec);
     free((void *)m->uvec_state);
@@ -1049,35 +1105,26 @@ static void quantize_vectors(struct model *m)
         keys[j] = (struct slot_key){j, (float)(scale[j] * sqrt(sq))};
     }
     qsort(keys, n, sizeof(*keys), slot_key_cmp);
-    m->q8 = xcalloc(nb * m->groups * 64 + 1, 1);
-    m->q8_scale = xcalloc(nb * Q8_BLOCK + 1, sizeof(float));
-    m->q8_sum = xcalloc(nb * Q8_BLOCK + 1, sizeof(int32_t));
-    m->q8_abs = xcalloc(nb * Q8_BLOCK + 1, sizeof(int32_t));
-    m->q8_item = xmallocarray(nb * Q8_BLOCK + 1, sizeof(uint32_t));
-    m->blk_cs = xcalloc(nb + 1, sizeof(float));
-    m->blk_q1 = xcalloc(nb + 1, sizeof(float));
-    m->blk_s = xcalloc(nb + 1, sizeof(float));
-    m->blk_cand = xcalloc(nb + 1, sizeof(uint16_t));
-    for (size_t k = 0; k < nb * Q8_BLOCK; k++)
-        m->q8_item[k] = UINT32_MAX;
+    struct q8_index *ix = &m->ix;
+    q8_index_alloc(ix, nb, m->groups);
     for (uint32_t slot = 0; slot < n; slot++) {
         uint32_t j = keys[slot].item;
         const float *y = v + (size_t)j * dim;
         float sc = scale[j];
-        m->q8_item[slot] = j;
-        m->q8_scale[slot] = sc;
-        int8_t *q = m->q8 + (size_t)(slot / Q8_BLOCK) * m->groups * 64 + (slot % Q8_BLOCK) * 4;
+        ix->item[slot] = j;
+        ix->scale[slot] = sc;
+        int8_t *q = ix->q8 + (size_t)(slot / Q8_BLOCK) * m->groups * 64 + (slot % Q8_BLOCK) * 4;
         for (uint32_t d = 0; sc > 0 && d < dim; d++) {
             int8_t b = (int8_t)lrintf(y[d] / sc);
             q[(size_t)(d / 4) * 64 + d % 4] = b;
-            m->q8_sum[slot] += b;
-            m->q8_abs[slot] += b < 0 ? -b : b;
+            ix->sum[slot] += b;
+            ix->abs[slot] += b < 0 ? -b : b;
         }
         size_t blk = slot / Q8_BLOCK;
-        m->blk_cs[blk] = fmaxf(m->blk_cs[blk], keys[slot].key);
-        m->blk_q1[blk] = fmaxf(m->blk_q1[blk], sc * 0.5f * (float)m->q8_abs[slot]);
-        m->blk_s[blk] = fmaxf(m->blk_s[blk], sc);
-        if (is_candidate(m, j)) m->blk_cand[blk] |= (uint16_t)(1u << (slot % Q8_BLOCK));
+        ix->blk_cs[blk] = fmaxf(ix->blk_cs[blk], keys[slot].key);
+        ix->blk_q1[blk] = fmaxf(ix->blk_q1[blk], sc * 0.5f * (float)ix->abs[slot]);
+        ix->blk_s[blk] = fmaxf(ix->blk_s[blk], sc);
+        if (is_candidate(m, j)) ix->blk_cand[blk] |= (uint16_t)(1u << (slot % Q8_BLOCK));
     }
     free(keys);
     free(scale);
@@ -1099,6 +1146,7 @@ static enum rc model_load(const char *path, struct model **out, struct err *e)
     pthread_rwlock_init(&m->fresh.lock, NULL);
     m->fresh.ids = strmap_new();
     pthread_mutex_init(&m->explore_mu, NULL);
+    pthread_mutex_init(&m->subix_mu, NULL);
     m->recent.ids = strmap_new();
     const void *a, *b, *c, *d, *ic, *ht, *hl;
     size_t la, lb, lc, ld, lic, lht, lhl;
@@ -1163,7 +1211,7 @@ static enum rc model_load(const char *path, struct model **out, struct err *e)
     }
     if ((rc = m->recipe->load(m->mf, &m->params, &m->state, e))) goto fail;
     quantize_vectors(m);
-    if (m->q8 && m->nusers) {
+    if (m->ix.q8 && m->nusers) {
         m->uvec = xcalloc((size_t)m->nusers * m->dim, sizeof(float));
         m->uvec_state = xcalloc(m->nusers, sizeof(*m->uvec_state));
     }
@@ -1935,10 +1983,11 @@ static void qvec_init(const struct model *m, const float *x, struct qvec *q)
  * rounding of x, of the bound and of the exact score itself.
  */
 __attribute__((target("avx512f,avx512vnni"))) static void
-block_bounds_vnni(const struct model *m, const struct qvec *x, size_t b, float *ub)
+block_bounds_vnni(const struct model *m, const struct q8_index *ix, const struct qvec *x, size_t b,
+                  float *ub)
 {
     uint32_t g = m->groups;
-    const int8_t *q = m->q8 + b * g * 64;
+    const int8_t *q = ix->q8 + b * g * 64;
     __m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
     uint32_t k = 0;
     for (; k + 1 < g; k += 2) {
@@ -1950,29 +1999,29 @@ block_bounds_vnni(const struct model *m, const struct qvec *x, size_t b, float *
     if (k < g)
         acc0 = _mm512_dpbusd_epi32(acc0, _mm512_set1_epi32(x->xw[k]),
                                    _mm512_loadu_si512((const void *)(q + (size_t)k * 64)));
-    __m512i sum = _mm512_loadu_si512((const void *)(m->q8_sum + b * Q8_BLOCK));
+    __m512i sum = _mm512_loadu_si512((const void *)(ix->sum + b * Q8_BLOCK));
     __m512i dot =
         _mm512_sub_epi32(_mm512_add_epi32(acc0, acc1), _mm512_slli_epi32(sum, 7)); /* 128 * sum */
-    __m512 s = _mm512_mul_ps(_mm512_loadu_ps(m->q8_scale + b * Q8_BLOCK), _mm512_set1_ps(x->sx));
+    __m512 s = _mm512_mul_ps(_mm512_loadu_ps(ix->scale + b * Q8_BLOCK), _mm512_set1_ps(x->sx));
     __m512 a = _mm512_mul_ps(_mm512_cvtepi32_ps(dot), s);
-    __m512 q1 = _mm512_cvtepi32_ps(_mm512_loadu_si512((const void *)(m->q8_abs + b * Q8_BLOCK)));
+    __m512 q1 = _mm512_cvtepi32_ps(_mm512_loadu_si512((const void *)(ix->abs + b * Q8_BLOCK)));
     __m512 err = _mm512_mul_ps(_mm512_fmadd_ps(q1, _mm512_set1_ps(0.5f), _mm512_set1_ps(x->c0)), s);
     _mm512_storeu_ps(
         ub, _mm512_fmadd_ps(_mm512_abs_ps(a), _mm512_set1_ps(1e-5f), _mm512_add_ps(a, err)));
 }
 
 /* The same without VNNI, from x in float: |x . y_j - s_j (q_j . x)| <= s_j |x|_1 / 2. */
-static void block_bounds_plain(const struct model *m, const float *x, const struct qvec *qx,
-                               size_t b, float *ub)
+static void block_bounds_plain(const struct model *m, const struct q8_index *ix, const float *x,
+                               const struct qvec *qx, size_t b, float *ub)
 {
     for (uint32_t l = 0; l < Q8_BLOCK; l++) {
         size_t slot = b * Q8_BLOCK + l;
-        const int8_t *q = m->q8 + b * m->groups * 64 + l * 4;
+        const int8_t *q = ix->q8 + b * m->groups * 64 + l * 4;
         double acc = 0;
         for (uint32_t d = 0; d < m->dim; d++)
             acc += (double)q[(size_t)(d / 4) * 64 + d % 4] * (double)x[d];
-        float a = (float)acc * m->q8_scale[slot];
-        ub[l] = a + 0.51f * m->q8_scale[slot] * qx->l1 + 1e-5f * fabsf(a);
+        float a = (float)acc * ix->scale[slot];
+        ub[l] = a + 0.51f * ix->scale[slot] * qx->l1 + 1e-5f * fabsf(a);
     }
 }
 
@@ -1982,15 +2031,15 @@ static void block_bounds_plain(const struct model *m, const float *x, const stru
  * + s_j |q_j|_1 / 2 + s_j c0).
  */
 __attribute__((target("avx512f"))) static void
-block_bounds_all(const struct model *m, const struct qvec *x, size_t nb, float *bb)
+block_bounds_all(const struct q8_index *ix, const struct qvec *x, size_t nb, float *bb)
 {
     __m512 n2 = _mm512_set1_ps(x->norm2), c0 = _mm512_set1_ps(x->c0);
     __m512 sx = _mm512_set1_ps(x->sx * 1.0001f);
     for (size_t b = 0; b < nb; b += 16) {
         __mmask16 k = (__mmask16)(nb - b >= 16 ? 0xffff : (1u << (nb - b)) - 1);
-        __m512 cs = _mm512_maskz_loadu_ps(k, m->blk_cs + b),
-               q1 = _mm512_maskz_loadu_ps(k, m->blk_q1 + b),
-               s = _mm512_maskz_loadu_ps(k, m->blk_s + b);
+        __m512 cs = _mm512_maskz_loadu_ps(k, ix->blk_cs + b),
+               q1 = _mm512_maskz_loadu_ps(k, ix->blk_q1 + b),
+               s = _mm512_maskz_loadu_ps(k, ix->blk_s + b);
         __m512 v = _mm512_mul_ps(sx, _mm512_fmadd_ps(s, c0, _mm512_fmadd_ps(cs, n2, q1)));
         _mm512_storeu_ps(bb + b, _mm512_mask_blend_ps(k, _mm512_set1_ps(-INFINITY), v));
     }
@@ -2039,9 +2088,10 @@ static int float_desc_cmp(const void *a, const void *b)
 
 /* Bit l set where item q8_item[slot] passes the filter, for the 16 slots of block b. */
 __attribute__((target("avx512f"))) static uint32_t
-block_allowed_avx512(const struct model *m, const struct filter_verdict *v, size_t b, uint32_t cand)
+block_allowed_avx512(const struct q8_index *ix, const struct filter_verdict *v, size_t b,
+                     uint32_t cand)
 {
-    __m512i j = _mm512_loadu_si512((const void *)(m->q8_item + b * Q8_BLOCK));
+    __m512i j = _mm512_loadu_si512((const void *)(ix->item + b * Q8_BLOCK));
     /* The bitset as 32-bit words (x86 is little-endian): item j is bit j % 32 of word j / 32. */
     __m512i w = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), (__mmask16)cand,
                                             _mm512_srli_epi32(j, 5), (const void *)v->allow, 4);
@@ -2054,15 +2104,15 @@ block_allowed_avx512(const struct model *m, const struct filter_verdict *v, size
  * the filter (may be NULL) allows. Items in blocks are the model's own, so
  * below v->nitems.
  */
-static uint32_t block_eligible(const struct model *m, const struct filter_verdict *v, size_t b,
+static uint32_t block_eligible(const struct q8_index *ix, const struct filter_verdict *v, size_t b,
                                bool avx512)
 {
-    uint32_t cand = m->blk_cand[b];
+    uint32_t cand = ix->blk_cand[b];
     if (!v || !cand) return cand;
-    if (avx512) return block_allowed_avx512(m, v, b, cand);
+    if (avx512) return block_allowed_avx512(ix, v, b, cand);
     uint32_t k = 0;
     for (uint32_t l = 0; l < Q8_BLOCK; l++)
-        if ((cand >> l & 1) && filter_allows(v, m->q8_item[b * Q8_BLOCK + l])) k |= 1u << l;
+        if ((cand >> l & 1) && filter_allows(v, ix->item[b * Q8_BLOCK + l])) k |= 1u << l;
     return k;
 }
 
@@ -2127,6 +2177,124 @@ static enum rc user_vector(struct model *m, const struct history *h, float *x, s
     return rc;
 }
 
+/* Whether slot 'slot' of ix holds a candidate that bits 'allow' let through. */
+static bool slot_allowed(const struct q8_index *ix, const uint64_t *allow, size_t slot)
+{
+    uint32_t j = ix->item[slot];
+    return (ix->blk_cand[slot / Q8_BLOCK] >> (slot % Q8_BLOCK) & 1) &&
+           (allow[j >> 6] >> (j & 63) & 1);
+}
+
+/* The slots of 'full' that 'allow' lets through, in the same order, as a new index. */
+static struct q8_index *q8_index_subset(const struct model *m, const struct q8_index *full,
+                                        const uint64_t *allow)
+{
+    size_t cnt = 0, nslots = full->nb * Q8_BLOCK, g = m->groups;
+    for (size_t slot = 0; slot < nslots; slot++)
+        cnt += slot_allowed(full, allow, slot);
+    struct q8_index *ix = xcalloc(1, sizeof(*ix));
+    q8_index_alloc(ix, (cnt + Q8_BLOCK - 1) / Q8_BLOCK, m->groups);
+    size_t k = 0;
+    for (size_t slot = 0; slot < nslots; slot++) {
+        if (!slot_allowed(full, allow, slot)) continue;
+        const int8_t *from = full->q8 + (slot / Q8_BLOCK) * g * 64 + (slot % Q8_BLOCK) * 4;
+        int8_t *to = ix->q8 + (k / Q8_BLOCK) * g * 64 + (k % Q8_BLOCK) * 4;
+        double sq = 0;
+        for (size_t q = 0; q < g; q++) {
+            memcpy(to + q * 64, from + q * 64, 4);
+            for (int l = 0; l < 4; l++)
+                sq += (double)from[q * 64 + l] * from[q * 64 + l];
+        }
+        float sc = full->scale[slot];
+        ix->scale[k] = sc;
+        ix->sum[k] = full->sum[slot];
+        ix->abs[k] = full->abs[slot];
+        ix->item[k] = full->item[slot];
+        size_t blk = k / Q8_BLOCK;
+        /* The same block bounds as quantize_vectors() (s_j |q_j|_2 from the same bytes). */
+        ix->blk_cs[blk] = fmaxf(ix->blk_cs[blk], (float)(sc * sqrt(sq)));
+        ix->blk_q1[blk] = fmaxf(ix->blk_q1[blk], sc * 0.5f * (float)full->abs[slot]);
+        ix->blk_s[blk] = fmaxf(ix->blk_s[blk], sc);
+        ix->blk_cand[blk] |= (uint16_t)(1u << (k % Q8_BLOCK));
+        k++;
+    }
+    return ix;
+}
+
+/* Bits set in w[0..words), the last word masked with 'last'. */
+__attribute__((target("popcnt"))) static size_t count_ones_popcnt(const uint64_t *w, size_t words,
+                                                                  uint64_t last)
+{
+    size_t n = 0;
+    for (size_t k = 0; k + 1 < words; k++)
+        n += (size_t)__builtin_popcountll(w[k]);
+    return n + (words ? (size_t)__builtin_popcountll(w[words - 1] & last) : 0);
+}
+
+static size_t count_ones(const uint64_t *w, size_t words, uint64_t last)
+{
+    if (__builtin_cpu_supports("popcnt")) return count_ones_popcnt(w, words, last);
+    size_t n = 0;
+    for (size_t k = 0; k < words; k++)
+        for (uint64_t x = k + 1 == words ? w[k] & last : w[k]; x; x &= x - 1)
+            n++;
+    return n;
+}
+
+size_t model_filter_indexes(struct model *m)
+{
+    pthread_mutex_lock(&m->subix_mu);
+    size_t n = m->nsubix_built;
+    pthread_mutex_unlock(&m->subix_mu);
+    return n;
+}
+
+/*
+ * The index to run the top-k on for verdict v (may be NULL): the whole
+ * catalog, or just the items v allows when v lets through at most half of
+ * the catalog and the same verdict keeps coming back (the same
+ * item-metadata filter values: a genre page, a category). A verdict that
+ * changes with every request (interactions, the user) never gets one. The
+ * answers are the same either way; only the blocks read differ.
+ */
+static const struct q8_index *index_for(struct model *m, const struct filter_verdict *v)
+{
+    if (!v || v->nitems < m->nitems || !m->nitems) return &m->ix;
+    size_t words = ((size_t)m->nitems + 63) / 64;
+    uint64_t last = m->nitems % 64 ? (1ULL << (m->nitems % 64)) - 1 : ~0ULL;
+    if (count_ones(v->allow, words, last) * 2 > m->nitems) return &m->ix;
+    uint64_t key = 1469598103934665603ULL; /* FNV-1a over the words; hits are compared in full */
+    for (size_t k = 0; k < words; k++)
+        key = (key ^ (k + 1 == words ? v->allow[k] & last : v->allow[k])) * 1099511628211ULL;
+    const struct q8_index *ix = &m->ix;
+    pthread_mutex_lock(&m->subix_mu);
+    struct sub_index *hit = NULL, *victim = NULL;
+    for (size_t k = 0; k < SUBIX_SLOTS && !hit; k++) {
+        struct sub_index *e = &m->subix[k];
+        if (e->bits && e->key == key && memcmp(e->bits, v->allow, (words - 1) * 8) == 0 &&
+            e->bits[words - 1] == (v->allow[words - 1] & last))
+            hit = e;
+        else if (!e->ix && (!victim || !e->bits || (victim->bits && e->seen < victim->seen)))
+            victim = e; /* only unbuilt entries are replaced: built ones live with the model */
+    }
+    if (hit) {
+        if (!hit->ix && ++hit->seen >= SUBIX_AFTER && m->nsubix_built < SUBIX_BUILT) {
+            hit->ix = q8_index_subset(m, &m->ix, hit->bits);
+            m->nsubix_built++;
+        }
+        if (hit->ix) ix = hit->ix;
+    } else if (victim) {
+        free(victim->bits);
+        victim->bits = xmallocarray(words, sizeof(uint64_t));
+        memcpy(victim->bits, v->allow, words * 8);
+        victim->bits[words - 1] &= last;
+        victim->key = key;
+        victim->seen = 1;
+    }
+    pthread_mutex_unlock(&m->subix_mu);
+    return ix;
+}
+
 /*
  * The best 'n' eligible items of a history, as score_user() would rank them,
  * without reading every item's full vector. The int8 pass gives each item an
@@ -2153,7 +2321,8 @@ static enum rc fast_scores(struct model *m, const struct history *h, size_t n,
     bool vnni = __builtin_cpu_supports("avx512vnni");
     struct qvec qx;
     qvec_init(m, x, &qx);
-    size_t nb = ((size_t)m->nitems + Q8_BLOCK - 1) / Q8_BLOCK, nb16 = (nb + 15) & ~(size_t)15;
+    const struct q8_index *ix = index_for(m, allowed);
+    size_t nb = ix->nb, nb16 = (nb + 15) & ~(size_t)15;
     /*
      * Bounds by slot, written only for the blocks computed (most are
      * skipped); bb[b], a bound for all of block b's slots (VNNI: Cauchy-
@@ -2165,7 +2334,7 @@ static enum rc fast_scores(struct model *m, const struct history *h, size_t n,
     uint8_t *done = (uint8_t *)(bb + nb16); /* 1: computed, 0: skipped */
     memset(done, 0, nb16);
     if (vnni) {
-        block_bounds_all(m, &qx, nb16, bb);
+        block_bounds_all(ix, &qx, nb16, bb);
         for (size_t b = nb; b < nb16; b++)
             bb[b] = -INFINITY;
     } else {
@@ -2184,11 +2353,11 @@ static enum rc fast_scores(struct model *m, const struct history *h, size_t n,
             if (len == c && !(bb[b] > ub[top[0]])) continue; /* the threshold rose */
             done[b] = 1;
             if (vnni)
-                block_bounds_vnni(m, &qx, b, ub + b * Q8_BLOCK);
+                block_bounds_vnni(m, ix, &qx, b, ub + b * Q8_BLOCK);
             else
-                block_bounds_plain(m, x, &qx, b, ub + b * Q8_BLOCK);
+                block_bounds_plain(m, ix, x, &qx, b, ub + b * Q8_BLOCK);
             /* Most slots are below the c-th bound so far: test 16 at once. */
-            uint32_t ok = block_eligible(m, allowed, b, vnni);
+            uint32_t ok = block_eligible(ix, allowed, b, vnni);
             for (uint32_t k =
                      ok & (len == c ? mask16(vnni, ub + b * Q8_BLOCK, ub[top[0]], false) : 0xffff);
                  k; k &= k - 1) {
@@ -2201,7 +2370,7 @@ static enum rc fast_scores(struct model *m, const struct history *h, size_t n,
     VEC(uint32_t) out = VEC_INIT;
     float *best = xcalloc(len ? len : 1, sizeof(float));
     for (size_t k = 0; k < len; k++) {
-        uint32_t j = m->q8_item[top[k]];
+        uint32_t j = ix->item[top[k]];
         scores[j] = best[k] = exact_score(m, x, j);
         VEC_PUSH(&out, j);
     }
@@ -2215,12 +2384,13 @@ static enum rc fast_scores(struct model *m, const struct history *h, size_t n,
             for (uint32_t bits = mask16(vnni, bb + g, sn, true); bits; bits &= bits - 1) {
                 size_t b = g + (size_t)__builtin_ctz(bits);
                 if (!done[b])
-                    block_bounds_vnni(m, &qx, b, ub + b * Q8_BLOCK); /* skipped only with VNNI */
+                    block_bounds_vnni(m, ix, &qx, b,
+                                      ub + b * Q8_BLOCK); /* skipped only with VNNI */
                 for (uint32_t k = mask16(vnni, ub + b * Q8_BLOCK, sn, true) &
-                                  block_eligible(m, allowed, b, vnni);
+                                  block_eligible(ix, allowed, b, vnni);
                      k; k &= k - 1) {
                     uint32_t slot = (uint32_t)(b * Q8_BLOCK) + (uint32_t)__builtin_ctz(k);
-                    uint32_t j = m->q8_item[slot];
+                    uint32_t j = ix->item[slot];
                     scores[j] = exact_score(m, x, j);
                     VEC_PUSH(&out, j);
                 }
@@ -2283,7 +2453,7 @@ enum rc model_recommend_list(struct model *m, const char *user_id, const char *i
             for (uint32_t j = 0; j < m->nitems; j++)
                 scores[j] = NAN;
             popular_only = true;
-        } else if (m->q8 && n > 0) {
+        } else if (m->ix.q8 && n > 0) {
             fast = true; /* scored below, once the filter is known */
         } else if ((rc = r->score_user(m->state, hist, hw, hn, scores, e))) {
             history_release(&h);
@@ -2482,7 +2652,7 @@ enum rc model_recommend_many(struct model *m, const char *const *user_ids, size_
      * catalog per user where the matrix product below scores all of it.
      */
     if (r->kind == RECIPE_RELATED_ITEMS || !y || !dim || !r->user_vector || (x && x->weight > 0) ||
-        (m->q8 && __builtin_cpu_supports("avx512vnni"))) {
+        (m->ix.q8 && __builtin_cpu_supports("avx512vnni"))) {
         for (size_t u = 0; u < nusers; u++)
             ok_out[u] = !model_recommend_list(m, user_ids[u], NULL, n, false, x,
                                               filters ? filters[u] : NULL, &outs[u], &errs[u]);

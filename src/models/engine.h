@@ -219,6 +219,12 @@ enum rc model_rec_list_text(struct model *m, const struct rec_list *l, int preci
                             struct buf *b);
 json_t *model_rec_list_json(struct model *m, const struct rec_list *l);
 
+/*
+ * How many per-filter indexes the model has built (the top-k's index of just
+ * the items a recurring filter verdict allows; see engine.c index_for()).
+ */
+size_t model_filter_indexes(struct model *m);
+
 /* Item 'item''s ID (a rec_item's) as a JSON string appended to b. */
 enum rc model_item_id_text(struct model *m, uint32_t item, struct buf *b);
 

@@ -817,6 +817,56 @@ static void test_inputs(void **state)
     filter_free(user);
 }
 
+/*
+ * A filter that lets the same third of the catalog through request after
+ * request gets its own top-k index after a few requests: the answers before
+ * and after are the same, for every user, with and without the index.
+ */
+static void test_recurring_filter_index(void **state)
+{
+    UNUSED(state);
+    struct err e = ERR_INIT;
+    const struct param_kv kv[] = {{"model", "als"}, {"evaluation", "off"}};
+    struct train_request tr = {.group = "g",
+                               .recipe = "aws-user-personalization",
+                               .solution = "g-als",
+                               .kv = kv,
+                               .nkv = 2,
+                               .threads = 1};
+    char *arn = NULL;
+    if (engine_train(st, &tr, &arn, &e)) fail_msg("train: %s", e.msg);
+    struct model *m = NULL;
+    assert_int_equal(model_open_version(st, arn, &m, &e), RC_OK);
+    const char *text = "INCLUDE ItemID WHERE Items.GENRE IN ($G)";
+    const char *users[] = {"u1", "b3", "b17", "b40", "nobody"};
+    struct list first[ARRAY_SIZE(users)];
+    assert_int_equal(model_filter_indexes(m), 0);
+    for (int round = 0; round < 4; round++)
+        for (size_t u = 0; u < ARRAY_SIZE(users); u++) {
+            struct list l;
+            assert_int_equal(
+                recommend(m, users[u], NULL, text, "{\"G\": \"\\\"action\\\"\"}", 10, &l, &e),
+                RC_OK);
+            for (size_t k = 0; k < l.n; k++)
+                assert_int_equal(l.item[k] % 3, 2); /* action: i02, i05, ... */
+            if (round == 0)
+                first[u] = l;
+            else
+                assert_memory_equal(&l, &first[u], sizeof(l));
+        }
+    /* The action third (13 of 40 items) recurred: it has its own index now. */
+    assert_int_equal(model_filter_indexes(m), 1);
+    /* A verdict letting through most of the catalog (drama: 2 of 3) never gets one. */
+    for (int round = 0; round < 4; round++) {
+        struct list l;
+        assert_int_equal(recommend(m, "u1", NULL, text, "{\"G\": \"\\\"drama\\\"\"}", 10, &l, &e),
+                         RC_OK);
+    }
+    assert_int_equal(model_filter_indexes(m), 1);
+    model_close(m);
+    free(arn);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -835,6 +885,7 @@ int main(void)
         cmocka_unit_test(test_simple_matches_general),
         cmocka_unit_test(test_bind_cache),
         cmocka_unit_test(test_inputs),
+        cmocka_unit_test(test_recurring_filter_index),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
