@@ -2405,6 +2405,74 @@ static enum rc fast_scores(struct model *m, const struct history *h, size_t n,
     return RC_OK;
 }
 
+/* ---- Top-k over every item's score ---------------------------------------- */
+
+#define SELECT_BLOCK 32 /* items topk_scan() tests at once against the heap's worst */
+
+/* Bit k set when scores[k] >= t (NaN is not), for the SELECT_BLOCK scores, four at a time. */
+static uint32_t block_at_least(const float *scores, float t)
+{
+    uint32_t bits = 0;
+#if defined(__SSE2__)
+    __m128 tv = _mm_set1_ps(t);
+    for (int k = 0; k < SELECT_BLOCK; k += 4)
+        bits |= (uint32_t)_mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(scores + k), tv)) << k;
+#else
+    for (int k = 0; k < SELECT_BLOCK; k++)
+        bits |= (uint32_t)(scores[k] >= t) << k;
+#endif
+    return bits;
+}
+
+/* The best n items seen so far: a heap whose root is the worst kept. */
+struct topk {
+    struct ranked *heap;
+    size_t len, n;
+};
+
+/*
+ * Offer items [first, end) to 't'; scores[j - first] is item j's score (so a
+ * block of a larger score matrix can be scanned). 'allowed' (may be NULL) is
+ * the filter's verdict; 'first' must be a multiple of SELECT_BLOCK.
+ */
+static void topk_scan(const struct model *m, struct topk *t, const float *scores, uint32_t first,
+                      uint32_t end, const struct filter_verdict *allowed)
+{
+    struct ranked *heap = t->heap;
+    size_t n = t->n;
+    for (uint32_t b = first; b < end && n; b += SELECT_BLOCK) {
+        uint32_t stop = MIN(end, b + SELECT_BLOCK);
+        const float *sb = scores + (b - first);
+        /*
+         * Once the heap is full of scored items, most items lose to its worst on
+         * the score alone: test a block at once (vectorized), then look only at
+         * the items that may beat it (and that the filter allows).
+         */
+        if (t->len == n && heap[0].scored && stop - b == SELECT_BLOCK) {
+            uint32_t bits = block_at_least(sb, heap[0].score);
+            if (allowed) bits &= (uint32_t)(allowed->allow[b / 64] >> (b % 64)); /* b % 32 == 0 */
+            while (bits) {
+                uint32_t k = (uint32_t)__builtin_ctz(bits), j = b + k;
+                bits &= bits - 1;
+                if (t->len == n && heap[0].scored && !(sb[k] >= heap[0].score)) continue;
+                if (!is_candidate(m, j) || sb[k] == -INFINITY) continue;
+                heap_push(heap, &t->len, n, (struct ranked){j, sb[k], !isnan(sb[k])},
+                          m->popularity);
+            }
+            continue;
+        }
+        for (uint32_t j = b; j < stop; j++) {
+            float sc = sb[j - b];
+            if (t->len == n && heap[0].scored && !(sc >= heap[0].score)) continue;
+            /* Only items with interaction data are candidates (never an item no dataset has). */
+            if (!is_candidate(m, j) || sc == -INFINITY) continue;
+            /* Filtered here, not after: the list stays full when enough items pass. */
+            if (allowed && !filter_allows(allowed, j)) continue;
+            heap_push(heap, &t->len, n, (struct ranked){j, sc, !isnan(sc)}, m->popularity);
+        }
+    }
+}
+
 enum rc model_recommend_list(struct model *m, const char *user_id, const char *item_id, size_t n,
                              bool explain, const struct exploration *x,
                              const struct filter_bound *filter, struct rec_list *out, struct err *e)
@@ -2474,9 +2542,16 @@ enum rc model_recommend_list(struct model *m, const char *user_id, const char *i
     }
     struct ranked *heap = xcalloc(n ? n : 1, sizeof(*heap));
     size_t len = 0;
-    /* The fast path already knows the only items that can make the list. */
-    for (uint32_t jj = 0; jj < (fast ? ncand : m->nitems) && n; jj++) {
-        uint32_t j = fast ? cand[jj] : popular_only ? m->pop_order[jj] : jj;
+    /*
+     * Recipes that scored every item: the vectorized scan. The fast path
+     * already knows the only items that can make the list; users without
+     * history take popular items in order.
+     */
+    struct topk all = {heap, 0, n};
+    if (!fast && !popular_only) topk_scan(m, &all, scores, 0, m->nitems, filter ? &allowed : NULL);
+    len = all.len;
+    for (uint32_t jj = 0; (fast || popular_only) && jj < (fast ? ncand : m->nitems) && n; jj++) {
+        uint32_t j = fast ? cand[jj] : m->pop_order[jj];
         if (popular_only && len == n) break; /* in heap order already: the rest come later */
         /*
          * Once the heap is full of scored items, an item scoring below its
@@ -2526,72 +2601,6 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
 }
 
 /* ---- Many users at once (batch inference) ------------------------------------ */
-
-#define SELECT_BLOCK 32 /* items topk_scan() tests at once against the heap's worst */
-
-/* Bit k set when scores[k] >= t (NaN is not), for the SELECT_BLOCK scores, four at a time. */
-static uint32_t block_at_least(const float *scores, float t)
-{
-    uint32_t bits = 0;
-#if defined(__SSE2__)
-    __m128 tv = _mm_set1_ps(t);
-    for (int k = 0; k < SELECT_BLOCK; k += 4)
-        bits |= (uint32_t)_mm_movemask_ps(_mm_cmpge_ps(_mm_loadu_ps(scores + k), tv)) << k;
-#else
-    for (int k = 0; k < SELECT_BLOCK; k++)
-        bits |= (uint32_t)(scores[k] >= t) << k;
-#endif
-    return bits;
-}
-
-/* The best n items seen so far: a heap whose root is the worst kept. */
-struct topk {
-    struct ranked *heap;
-    size_t len, n;
-};
-
-/*
- * Offer items [first, end) to 't'; scores[j - first] is item j's score (so a
- * block of a larger score matrix can be scanned). 'allowed' (may be NULL) is
- * the filter's verdict; 'first' must be a multiple of SELECT_BLOCK.
- */
-static void topk_scan(const struct model *m, struct topk *t, const float *scores, uint32_t first,
-                      uint32_t end, const struct filter_verdict *allowed)
-{
-    struct ranked *heap = t->heap;
-    size_t n = t->n;
-    for (uint32_t b = first; b < end && n; b += SELECT_BLOCK) {
-        uint32_t stop = MIN(end, b + SELECT_BLOCK);
-        const float *sb = scores + (b - first);
-        /*
-         * Once the heap is full of scored items, most items lose to its worst on
-         * the score alone: test a block at once (vectorized), then look only at
-         * the items that may beat it (and that the filter allows).
-         */
-        if (t->len == n && heap[0].scored && stop - b == SELECT_BLOCK) {
-            uint32_t bits = block_at_least(sb, heap[0].score);
-            if (allowed) bits &= (uint32_t)(allowed->allow[b / 64] >> (b % 64)); /* b % 32 == 0 */
-            while (bits) {
-                uint32_t k = (uint32_t)__builtin_ctz(bits), j = b + k;
-                bits &= bits - 1;
-                if (t->len == n && heap[0].scored && !(sb[k] >= heap[0].score)) continue;
-                if (!is_candidate(m, j) || sb[k] == -INFINITY) continue;
-                heap_push(heap, &t->len, n, (struct ranked){j, sb[k], !isnan(sb[k])},
-                          m->popularity);
-            }
-            continue;
-        }
-        for (uint32_t j = b; j < stop; j++) {
-            float sc = sb[j - b];
-            if (t->len == n && heap[0].scored && !(sc >= heap[0].score)) continue;
-            /* Only items with interaction data are candidates (never an item no dataset has). */
-            if (!is_candidate(m, j) || sc == -INFINITY) continue;
-            /* Filtered here, not after: the list stays full when enough items pass. */
-            if (allowed && !filter_allows(allowed, j)) continue;
-            heap_push(heap, &t->len, n, (struct ranked){j, sc, !isnan(sc)}, m->popularity);
-        }
-    }
-}
 
 /*
  * The answer from a scanned top-k: sorted, with exploration (which needs all
