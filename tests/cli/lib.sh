@@ -121,6 +121,24 @@ start_server() {
     fi
 }
 
+# check_no_sanitizer_reports LOG: LOG holds no ASan/LSan/TSan/UBSan report.
+check_no_sanitizer_reports() {
+    if grep -q "ERROR: \(Address\|Leak\|Thread\)Sanitizer\|runtime error:" "$1"; then
+        _not_ok "no sanitizer reports in $(basename "$1")" "$(grep -A20 Sanitizer "$1" | head -40)"
+    else
+        _ok "no sanitizer reports in $(basename "$1")"
+    fi
+}
+
+# stop_server_clean LOG: SIGTERM the server start_server started; it must exit 0 and its
+# LOG hold no sanitizer report.
+stop_server_clean() {
+    kill -TERM "$SERVER_PID"
+    wait "$SERVER_PID"
+    check_eq "SIGTERM: the server exits 0" 0 $?
+    check_no_sanitizer_reports "$1"
+}
+
 finish() {
     echo "# $COUNT checks, $FAILED failed"
     [ "$FAILED" -eq 0 ]

@@ -23,34 +23,12 @@ awk 'BEGIN { print "ITEM_ID,GENRE,PRICE"; split("jazz rock pop jazz|rock", g, " 
     >"$IN/items.csv"
 
 D=$(new_data_dir)
-"$SAVOR" serve --data-dir "$D" --listen 127.0.0.1:0 --allow-path "$IN" >"$TMP/serve.out" 2>"$TMP/server.log" &
-SERVER_PID=$!
-PORT=
-i=0
-while [ $i -lt 100 ]; do
-    PORT=$(sed -n 's|^savor: serving on http://127\.0\.0\.1:\([0-9]*\)$|\1|p' "$TMP/serve.out")
-    [ -n "$PORT" ] && break
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-    i=$((i + 1))
-done
-if [ -z "$PORT" ]; then
-    _not_ok "server started" "$(cat "$TMP/server.log")"
-    finish
-    exit 1
-fi
+start_server "$D" "$TMP/server.log" --allow-path "$IN"
 if SAVOR_ENDPOINT="http://127.0.0.1:$PORT" SAVOR_INPUT_DIR="$IN" SAVOR_DATA_DIR="$D" SAVOR="$SAVOR" \
     "$PY" "$ROOT/tests/api/test_filters.py" >"$TMP/py.out" 2>&1; then
     _ok "tests/api/test_filters.py ($(grep -c ' ok$' "$TMP/py.out") tests)"
 else
     _not_ok "tests/api/test_filters.py" "$(tail -n 60 "$TMP/py.out")"
 fi
-kill -TERM "$SERVER_PID"
-wait "$SERVER_PID"
-check_eq "SIGTERM: the server exits 0" 0 $?
-if grep -q "ERROR: \(Address\|Leak\)Sanitizer\|runtime error:" "$TMP/server.log"; then
-    _not_ok "no sanitizer reports" "$(grep -A20 Sanitizer "$TMP/server.log" | head -40)"
-else
-    _ok "no sanitizer reports"
-fi
+stop_server_clean "$TMP/server.log"
 finish

@@ -30,14 +30,7 @@ else
     _not_ok "tests/api/test_server.py" "$(tail -n 60 "$TMP/py.out")"
 fi
 
-kill -TERM "$SERVER_PID"
-wait "$SERVER_PID"
-check_eq "SIGTERM: the server exits 0" 0 $?
+stop_server_clean "$TMP/server.log"
 check_contains "the server logged its stop" "info serve stopped" "$TMP/server.log"
-if grep -q "ERROR: \(Address\|Leak\)Sanitizer\|runtime error:" "$TMP/server.log"; then
-    _not_ok "no sanitizer reports in the server's log" "$(grep -A20 Sanitizer "$TMP/server.log" | head -40)"
-else
-    _ok "no sanitizer reports in the server's log"
-fi
 
 finish

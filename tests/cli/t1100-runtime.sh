@@ -17,13 +17,6 @@ else
     _not_ok "tests/api/test_runtime.py" "$(tail -n 60 "$TMP/py.out")"
 fi
 
-kill -TERM "$SERVER_PID"
-wait "$SERVER_PID"
-check_eq "SIGTERM: the server exits 0" 0 $?
-if grep -q "ERROR: \(Address\|Leak\|Thread\)Sanitizer\|runtime error:" "$TMP/server.log"; then
-    _not_ok "no sanitizer reports in the server's log" "$(grep -A20 Sanitizer "$TMP/server.log" | head -40)"
-else
-    _ok "no sanitizer reports in the server's log"
-fi
+stop_server_clean "$TMP/server.log"
 
 finish

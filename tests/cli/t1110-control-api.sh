@@ -104,11 +104,7 @@ wait "$SERVER_PID"
 check_eq "SIGTERM after the restart: exits 0" 0 $?
 
 for log in "$TMP/server.log" "$TMP/server2.log" "$TMP/server3.log"; do
-    if grep -q "ERROR: \(Address\|Leak\)Sanitizer\|runtime error:" "$log"; then
-        _not_ok "no sanitizer reports in $(basename "$log")" "$(grep -A20 Sanitizer "$log" | head -40)"
-    else
-        _ok "no sanitizer reports in $(basename "$log")"
-    fi
+    check_no_sanitizer_reports "$log"
 done
 
 finish

@@ -19,21 +19,7 @@ export AWS_ACCESS_KEY_ID=AKIDSAVORCLI AWS_SECRET_ACCESS_KEY=cli/secret+key AWS_D
 
 D=$(new_data_dir)
 SAVOR_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID SAVOR_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY \
-    "$SAVOR" serve --data-dir "$D" --listen 127.0.0.1:0 >"$TMP/serve.out" 2>"$TMP/server.log" &
-SERVER_PID=$!
-PORT=
-i=0
-while [ $i -lt 100 ] && [ -z "$PORT" ]; do
-    PORT=$(sed -n 's|^savor: serving on http://127\.0\.0\.1:\([0-9]*\)$|\1|p' "$TMP/serve.out")
-    kill -0 "$SERVER_PID" 2>/dev/null || break
-    sleep 0.1
-    i=$((i + 1))
-done
-if [ -z "$PORT" ]; then
-    _not_ok "server started" "$(cat "$TMP/server.log")"
-    finish
-    exit 1
-fi
+    start_server "$D" "$TMP/server.log"
 EP="http://127.0.0.1:$PORT"
 
 # aws_ok WHAT CMD...: the aws command exits 0; its stdout is in $OUT.
@@ -169,13 +155,6 @@ AWS_SECRET_ACCESS_KEY=not-the-secret aws_fails "the same with a wrong secret: re
     "InvalidSignatureException" personalize-runtime get-recommendations --campaign-arn "$CAMP" \
     --user-id user-00001
 
-kill -TERM "$SERVER_PID"
-wait "$SERVER_PID"
-check_eq "SIGTERM: the server exits 0" 0 $?
-if grep -q "ERROR: \(Address\|Leak\)Sanitizer\|runtime error:" "$TMP/server.log"; then
-    _not_ok "no sanitizer reports in the server's log" "$(grep -A20 Sanitizer "$TMP/server.log" | head -40)"
-else
-    _ok "no sanitizer reports in the server's log"
-fi
+stop_server_clean "$TMP/server.log"
 
 finish
