@@ -6,6 +6,7 @@ defaults."""
 import csv
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -87,3 +88,44 @@ def trained(savor, d):
                    "aws-user-personalization"], stdout=subprocess.PIPE,
                   text=True).stdout.strip().splitlines()[-1]
     return data_dir, version, time.monotonic() - t0
+
+
+def serve_campaign(savor, data_dir, version, serve_args=(), prefix=()):
+    """savor serve on a free loopback port with campaign "bench" ACTIVE on the version.
+
+    Returns (server process, endpoint, personalize client, runtime client, campaign ARN);
+    the server's log goes to DATA_DIR/server.log. Stop it with stop_server().
+    """
+    import boto3
+    import botocore.config
+    server_log = open(os.path.join(data_dir, "server.log"), "w")
+    server = subprocess.Popen(list(prefix) + [savor, "serve", "--data-dir", data_dir, "--listen",
+                                              "127.0.0.1:0"] + list(serve_args),
+                              stdout=subprocess.PIPE, stderr=server_log, text=True)
+    m = re.search(r"serving on (http://\S+)", server.stdout.readline())
+    if not m:
+        stop_server(server)
+        raise SystemExit("savor serve did not start; see %s/server.log" % data_dir)
+    endpoint = m.group(1)
+    cfg = botocore.config.Config(retries={"max_attempts": 1})
+    p = boto3.client("personalize", endpoint_url=endpoint, config=cfg)
+    rt = boto3.client("personalize-runtime", endpoint_url=endpoint, config=cfg)
+    campaign = p.create_campaign(name="bench", solutionVersionArn=version)["campaignArn"]
+    deadline = time.monotonic() + 120
+    while p.describe_campaign(campaignArn=campaign)["campaign"]["status"] != "ACTIVE":
+        if time.monotonic() > deadline:
+            stop_server(server)
+            raise SystemExit("campaign not ACTIVE after 120 s")
+        time.sleep(0.2)
+    return server, endpoint, p, rt, campaign
+
+
+def stop_server(server):
+    """SIGTERM, then SIGKILL after 30 s."""
+    if server.poll() is not None:
+        return
+    server.send_signal(signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.kill()

@@ -19,7 +19,6 @@ import os
 import platform
 import re
 import shutil
-import signal
 import subprocess
 import time
 
@@ -71,23 +70,9 @@ def build_bench():
 
 
 def http_bench(args, data_dir, version, users, genre):
-    import boto3
-    import botocore.config
-    server_log = open(os.path.join(data_dir, "server.log"), "w")
-    server = subprocess.Popen([args.savor, "serve", "--data-dir", data_dir, "--listen",
-                               "127.0.0.1:0", "--log-level", "warn"], stdout=subprocess.PIPE,
-                              stderr=server_log, text=True)
+    server, endpoint, p, rt, camp = catalog.serve_campaign(args.savor, data_dir, version,
+                                                           ["--log-level", "warn"])
     try:
-        m = re.search(r"serving on (http://\S+)", server.stdout.readline())
-        if not m:
-            raise SystemExit("savor serve did not start; see %s/server.log" % data_dir)
-        endpoint = m.group(1)
-        cfg = botocore.config.Config(retries={"max_attempts": 1})
-        p = boto3.client("personalize", endpoint_url=endpoint, config=cfg)
-        rt = boto3.client("personalize-runtime", endpoint_url=endpoint, config=cfg)
-        camp = p.create_campaign(name="bench", solutionVersionArn=version)["campaignArn"]
-        while p.describe_campaign(campaignArn=camp)["campaign"]["status"] != "ACTIVE":
-            time.sleep(0.2)
         group = "arn:aws:personalize:us-east-1:000000000000:dataset-group/bench"
         extras = {}
         for name, expr in CASES:
@@ -131,11 +116,7 @@ def http_bench(args, data_dir, version, users, genre):
                     % (rnd + 1, name, r["rps"], r["p99_ms"], r["non2xx"]))
         return res
     finally:
-        server.send_signal(signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        catalog.stop_server(server)
 
 
 def main():

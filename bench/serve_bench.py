@@ -20,18 +20,16 @@ import csv
 import json
 import os
 import platform
-import random
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-OUT = os.path.join(ROOT, "bench", "out")
+import catalog
+from catalog import log, median
+
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "AKIDSAVORBENCH")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "savor-bench-secret")
@@ -68,36 +66,10 @@ end
 """
 
 
-def log(*a):
-    print(*a, file=sys.stderr, flush=True)
-
-
-def run(cmd, **kw):
-    log("+ " + " ".join(cmd))
-    return subprocess.run(cmd, check=True, **kw)
-
-
-def median(xs):
-    xs = sorted(xs)
-    n = len(xs)
-    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
-
-
-def git_rev():
-    try:
-        return subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, check=True).stdout.strip()
-    except Exception:
-        return "?"
-
-
-def loadavg():
-    return os.getloadavg()[0]
-
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--savor", default=os.path.join(ROOT, "build", "savor"))
+    ap.add_argument("--savor", default=os.path.join(catalog.ROOT, "build", "savor"))
     ap.add_argument("--items", type=int, default=30000)
     ap.add_argument("--users", type=int, default=50000)
     ap.add_argument("--events", type=int, default=1000000)
@@ -113,16 +85,8 @@ def main():
     ap.add_argument("--keep", action="store_true", help="keep the data directory")
     args = ap.parse_args()
 
-    import boto3
-    import botocore.config
-
-    os.makedirs(OUT, exist_ok=True)
-    csv_dir = os.path.join(OUT, "serve-csv-%d-%d-%d" % (args.items, args.users, args.events))
-    if not os.path.exists(os.path.join(csv_dir, "interactions.csv")):
-        run([args.savor, "demo", "--generate-only", "--csv-dir", csv_dir, "--items",
-             str(args.items), "--users", str(args.users), "--creators", str(args.items // 10),
-             "--events", str(args.events), "--seed", "42"], stdout=subprocess.DEVNULL)
-    users = []
+    csv_dir = catalog.csv_dir(args.savor, args.items, args.users, args.events)
+    users = []  # the first users of the interactions file: every one has a history
     with open(os.path.join(csv_dir, "interactions.csv"), newline="") as f:
         seen = set()
         for row in csv.DictReader(f):
@@ -132,38 +96,15 @@ def main():
             if len(users) >= args.user_pool:
                 break
 
-    data_dir = tempfile.mkdtemp(prefix="serve-data.", dir=OUT)
+    data_dir, version, train_s = catalog.trained(args.savor, csv_dir)
+    log("trained %s in %.1f s" % (version, train_s))
     server = None
     try:
-        for t, name in (("ITEMS", "items.csv"), ("INTERACTIONS", "interactions.csv")):
-            run([args.savor, "import", "--data-dir", data_dir, "-g", "bench", "-t", t,
-                 os.path.join(csv_dir, name)], stdout=subprocess.DEVNULL)
-        t0 = time.monotonic()
-        version = run([args.savor, "train", "--data-dir", data_dir, "-g", "bench", "-r",
-                       "aws-user-personalization"], stdout=subprocess.PIPE,
-                      text=True).stdout.strip().splitlines()[-1]
-        train_s = time.monotonic() - t0
-        log("trained %s in %.1f s" % (version, train_s))
-
-        cmd = ["nice", "-n", "0", args.savor, "serve", "--data-dir", data_dir, "--listen",
-               "127.0.0.1:0", "--log-level", args.log_level]
+        serve_args = ["--log-level", args.log_level]
         if args.server_threads:
-            cmd += ["--threads", str(args.server_threads)]
-        server_log = open(os.path.join(data_dir, "server.log"), "w")
-        server = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=server_log, text=True)
-        m = re.search(r"serving on (http://\S+)", server.stdout.readline())
-        if not m:
-            raise SystemExit("savor serve did not start; see %s/server.log" % data_dir)
-        endpoint = m.group(1)
-        cfg = botocore.config.Config(retries={"max_attempts": 1})
-        p = boto3.client("personalize", endpoint_url=endpoint, config=cfg)
-        rt = boto3.client("personalize-runtime", endpoint_url=endpoint, config=cfg)
-        campaign = p.create_campaign(name="bench", solutionVersionArn=version)["campaignArn"]
-        deadline = time.monotonic() + 120
-        while p.describe_campaign(campaignArn=campaign)["campaign"]["status"] != "ACTIVE":
-            if time.monotonic() > deadline:
-                raise SystemExit("campaign not ACTIVE after 120 s")
-            time.sleep(0.2)
+            serve_args += ["--threads", str(args.server_threads)]
+        server, endpoint, _, rt, campaign = catalog.serve_campaign(
+            args.savor, data_dir, version, serve_args, prefix=["nice", "-n", "0"])
         got = rt.get_recommendations(campaignArn=campaign, userId=users[0], numResults=25)
         assert len(got["itemList"]) == 25, got
         for u in users[:200]:  # warm up: every path once, the model's pages in memory
@@ -179,7 +120,7 @@ def main():
                     "path": path})
             scripts[key] = fn
 
-        load_before = loadavg()
+        load_before = catalog.loadavg()
         results = {"healthz": [], "recs": []}
         for rnd in range(args.rounds):
             for key in ("healthz", "recs"):
@@ -194,15 +135,11 @@ def main():
                 log("round %d %-8s %8.0f req/s  p50 %.2f ms  p99 %.2f ms  non-2xx %d  "
                     "socket errors %d" % (rnd + 1, key, r["rps"], r["p50_ms"], r["p99_ms"],
                                           r["non2xx"], r["socket_errors"]))
-        load_after = loadavg()
+        load_after = catalog.loadavg()
         metrics = urllib.request.urlopen(endpoint + "/metrics").read().decode()
     finally:
-        if server and server.poll() is None:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        if server:
+            catalog.stop_server(server)
         if not args.keep:
             shutil.rmtree(data_dir, ignore_errors=True)
 
@@ -212,19 +149,13 @@ def main():
     ratio = agg("recs", "rps") / agg("healthz", "rps")
     bad = sum(r["non2xx"] + r["socket_errors"] for k in results for r in results[k])
     met = ratio >= 0.5 and bad == 0
-    cpu = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = re.search(r"model name\s*:\s*(.*)", f.read()).group(1)
-    except Exception:
-        pass
     recs_count = re.search(
         r'savor_requests_total\{operation="GetRecommendations",status="200"\} (\d+)', metrics)
     print("**%s: %s, ratio %.2f** (git %s)\n" % (time.strftime("%Y-%m-%d %H:%M UTC",
                                                                time.gmtime()),
-                                               "met" if met else "NOT met", ratio, git_rev()))
+                                               "met" if met else "NOT met", ratio, catalog.git_rev()))
     print("- machine: %d cores (%s), Linux %s; load average (1 min) before/after: %.2f / %.2f"
-          % (os.cpu_count(), cpu, platform.release(), load_before, load_after))
+          % (os.cpu_count(), catalog.cpu_model(), platform.release(), load_before, load_after))
     print("- catalog: %d works, %d readers, %d events (savor demo --generate-only, seed 42); "
           "aws-user-personalization with defaults, trained in %.1f s"
           % (args.items, args.users, args.events, train_s))
