@@ -1,6 +1,7 @@
 """runtime_fixture.py: a trained campaign and an event tracker, made with boto3.
 
-Shared by tests/api/test_runtime.py and tests/cli/t1200-events-durability.sh.
+Shared by tests/api/test_runtime.py and tests/cli/t1200-events-durability.sh;
+client() and wait_done() by tests/api/test_control.py and test_filters.py too.
 Everything goes through the public API of a running `savor serve`
 (SAVOR_ENDPOINT); the CSV is written under SAVOR_TMP, which the server must
 allow (--allow-path).
@@ -70,6 +71,18 @@ def interactions_csv(path):
                 f.write("u%d,i%d,%d,%s,%d,%s\n" % (u, item, T0 + u * 100 + k,
                                                     "view" if k % 3 == 0 else "click",
                                                     1 + k % 2, "phone" if k % 2 else ""))
+
+
+def wait_done(describe, key, timeout=120):
+    """Poll describe() until resp[key].status leaves the CREATE states; return that record."""
+    end = time.time() + timeout
+    while True:
+        rec = describe()[key]
+        if rec["status"] not in ("CREATE PENDING", "CREATE IN_PROGRESS", "CREATE STOPPING"):
+            return rec
+        if time.time() > end:
+            raise AssertionError("%s still %s after %ss" % (key, rec["status"], timeout))
+        time.sleep(0.2)
 
 
 def wait(describe, key, arn_name, arn, timeout=120):

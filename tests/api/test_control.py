@@ -19,9 +19,9 @@ import os
 import time
 import unittest
 
-import boto3
-import botocore.config
 from botocore.exceptions import ClientError
+
+from runtime_fixture import client, wait_done as wait
 
 ENDPOINT = os.environ.get("SAVOR_ENDPOINT", "http://127.0.0.1:8080")
 INPUT_DIR = os.environ["SAVOR_INPUT_DIR"]
@@ -43,25 +43,8 @@ SCHEMA = json.dumps({
     "version": "1.0"})
 
 
-def client(service):
-    cfg = botocore.config.Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=60)
-    return boto3.client(service, endpoint_url=ENDPOINT, config=cfg)
-
-
 P = client("personalize")
 RT = client("personalize-runtime")
-
-
-def wait(describe, key, timeout=120):
-    """Poll describe() until resp[key].status leaves the CREATE states; return that record."""
-    end = time.time() + timeout
-    while True:
-        rec = describe()[key]
-        if rec["status"] not in ("CREATE PENDING", "CREATE IN_PROGRESS", "CREATE STOPPING"):
-            return rec
-        if time.time() > end:
-            raise AssertionError("%s still %s after %ss" % (key, rec["status"], timeout))
-        time.sleep(0.2)
 
 
 class ControlTest(unittest.TestCase):

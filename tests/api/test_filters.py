@@ -28,9 +28,9 @@ import time
 import unittest
 import urllib.request
 
-import boto3
-import botocore.config
 from botocore.exceptions import ClientError
+
+from runtime_fixture import client, wait_done as wait
 
 ENDPOINT = os.environ.get("SAVOR_ENDPOINT", "http://127.0.0.1:8080")
 INPUT_DIR = os.environ["SAVOR_INPUT_DIR"]
@@ -55,25 +55,9 @@ ITEMS = json.dumps({
     "version": "1.0"})
 
 
-def client(service):
-    cfg = botocore.config.Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=60)
-    return boto3.client(service, endpoint_url=ENDPOINT, config=cfg)
-
-
 P = client("personalize")
 RT = client("personalize-runtime")
 EV = client("personalize-events")
-
-
-def wait(describe, key, timeout=120):
-    end = time.time() + timeout
-    while True:
-        rec = describe()[key]
-        if rec["status"] not in ("CREATE PENDING", "CREATE IN_PROGRESS"):
-            return rec
-        if time.time() > end:
-            raise AssertionError("%s still %s after %ss" % (key, rec["status"], timeout))
-        time.sleep(0.2)
 
 
 def read_csv(name):
