@@ -372,3 +372,15 @@ enum rc eval_model(struct eval_data *d, const struct recipe *r, const struct par
     out->seconds = clock_monotonic() - t0;
     return rc;
 }
+
+enum rc eval_settings(struct eval_data *d, const struct recipe *r, const struct param_kv *kv,
+                      size_t n, const struct weighting *w, const struct split *sp,
+                      struct eval_result *out, struct err *e)
+{
+    struct params p = {0};
+    enum rc rc = params_resolve(r->params, kv, n, &p, e);
+    if (!rc && r->validate) rc = r->validate(&p, e);
+    if (!rc) rc = eval_model(d, r, &p, w, sp, out, NULL, e);
+    params_release(&p);
+    return rc;
+}

@@ -65,6 +65,15 @@ enum rc eval_model(struct eval_data *d, const struct recipe *r, const struct par
                    const struct weighting *w, const struct split *sp, struct eval_result *out,
                    FILE *dump, struct err *e);
 
+/*
+ * eval_model() for settings given as key=value: resolved against r's
+ * parameter table and checked by r->validate first (their errors are the
+ * result then).
+ */
+enum rc eval_settings(struct eval_data *d, const struct recipe *r, const struct param_kv *kv,
+                      size_t n, const struct weighting *w, const struct split *sp,
+                      struct eval_result *out, struct err *e);
+
 /* {"coverage": ..., "precision_at_10": ...} in metric_names order. */
 json_t *eval_metrics_json(const double m[METRIC_COUNT]);
 

@@ -403,12 +403,8 @@ enum rc hpo_run(struct eval_data *d, const struct recipe *r, const struct param_
         }
         for (size_t i = 0; i < nr; i++)
             kv[n++] = (struct param_kv){c->ranges[i].name, vals[i]};
-        struct params p = {0};
         struct eval_result res;
-        rc = params_resolve(r->params, kv, n, &p, e);
-        if (!rc && r->validate) rc = r->validate(&p, e);
-        if (!rc) rc = eval_model(d, r, &p, w, validation, &res, NULL, e);
-        params_release(&p);
+        rc = eval_settings(d, r, kv, n, w, validation, &res, e);
         if (rc) {
             err_prefix(e, "HPO trial %u: ", t + 1);
             break;
@@ -517,12 +513,8 @@ enum rc automl_run(struct eval_data *d, const struct automl_config *c, const str
     for (size_t i = 0; i < c->nrecipes && !rc; i++) {
         const struct recipe *r = c->recipes[i];
         size_t n = automl_filter_kv(r, base, nbase, kv);
-        struct params p = {0};
         struct eval_result res;
-        rc = params_resolve(r->params, kv, n, &p, e);
-        if (!rc && r->validate) rc = r->validate(&p, e);
-        if (!rc) rc = eval_model(d, r, &p, w, validation, &res, NULL, e);
-        params_release(&p);
+        rc = eval_settings(d, r, kv, n, w, validation, &res, e);
         if (rc) {
             err_prefix(e, "AutoML, recipe %s: ", r->name);
             break;

@@ -274,11 +274,8 @@ enum rc eval_at_training(struct eval_data *d, const struct eval_settings *s,
         if (s->perform_automl) n = automl_filter_kv(out->recipe, all, n, all);
         for (size_t t = 0; t < out->ntuned; t++)
             all[n++] = out->tuned[t];
-        struct params p = {0};
         struct eval_result res;
-        rc = params_resolve(out->recipe->params, all, n, &p, e);
-        if (!rc) rc = eval_model(d, out->recipe, &p, w, &test, &res, NULL, e);
-        params_release(&p);
+        rc = eval_settings(d, out->recipe, all, n, w, &test, &res, e);
         free(all);
         if (rc == RC_INVALID_INPUT) {
             json_object_set_new(out->attrs, "metricsNote",
