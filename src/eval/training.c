@@ -2,6 +2,7 @@
  * training.c: evaluation, HPO and AutoML as steps of training (training.h).
  */
 #include "common/base.h"
+#include "common/clock.h"
 #include "eval/training.h"
 
 #include <errno.h>
@@ -59,16 +60,7 @@ enum rc eval_parse_time(const char *text, int64_t *out)
         rest += 1 + m;
         if (*rest == 'Z') rest++;
     }
-    if (*rest || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60)
-        return RC_INVALID_INPUT;
-    struct tm tm = {0};
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = s;
-    *out = (int64_t)timegm(&tm);
+    if (*rest || !clock_utc_seconds(y, mo, d, h, mi, s, out)) return RC_INVALID_INPUT;
     return RC_OK;
 }
 

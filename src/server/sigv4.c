@@ -6,6 +6,7 @@
  * tests check that against requests signed by botocore itself).
  */
 #include "common/base.h"
+#include "common/clock.h"
 
 #include "server/sigv4.h"
 
@@ -246,19 +247,9 @@ bool sigv4_parse_amz_date(const char *s, time_t *out)
     if (!digits(s, 4, &y) || !digits(s + 4, 2, &mo) || !digits(s + 6, 2, &d) ||
         !digits(s + 9, 2, &h) || !digits(s + 11, 2, &mi) || !digits(s + 13, 2, &se))
         return false;
-    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || se > 60)
-        return false;
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (mo == 2 && d == 29 && !leap) return false;
-    struct tm tm = {0};
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = se;
-    *out = timegm(&tm);
+    int64_t t;
+    if (y < 1970 || !clock_utc_seconds(y, mo, d, h, mi, se, &t)) return false;
+    *out = (time_t)t;
     return true;
 }
 

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/strmap.h"
 #include "common/utf8.h"
 
@@ -540,6 +541,31 @@ static void test_alloc_helpers(void **state)
     free(v);
 }
 
+/* ---- clock ---- */
+
+static void test_clock_utc_seconds(void **state)
+{
+    UNUSED(state);
+    int64_t t = -1;
+    assert_true(clock_utc_seconds(1970, 1, 1, 0, 0, 0, &t));
+    assert_int_equal(t, 0);
+    assert_true(clock_utc_seconds(2023, 11, 14, 22, 13, 20, &t));
+    assert_int_equal(t, 1700000000);
+    assert_true(clock_utc_seconds(2024, 2, 29, 0, 0, 0, &t)); /* a leap year */
+    assert_int_equal(t, 1709164800);
+    t = 7;
+    assert_false(clock_utc_seconds(2023, 2, 29, 0, 0, 0, &t)); /* not one */
+    assert_false(clock_utc_seconds(1900, 2, 29, 0, 0, 0, &t)); /* centuries are not */
+    assert_false(clock_utc_seconds(2024, 4, 31, 0, 0, 0, &t));
+    assert_false(clock_utc_seconds(2024, 13, 1, 0, 0, 0, &t));
+    assert_false(clock_utc_seconds(2024, 1, 0, 0, 0, 0, &t));
+    assert_false(clock_utc_seconds(2024, 1, 1, 24, 0, 0, &t));
+    assert_false(clock_utc_seconds(2024, 1, 1, 0, 60, 0, &t));
+    assert_false(clock_utc_seconds(2024, 1, 1, 0, 0, 61, &t));
+    assert_false(clock_utc_seconds(2024, 1, 1, -1, 0, 0, &t));
+    assert_int_equal(t, 7); /* untouched on failure */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -558,6 +584,7 @@ int main(void)
         cmocka_unit_test(test_err_prefix),
         cmocka_unit_test(test_rc_names),
         cmocka_unit_test(test_alloc_helpers),
+        cmocka_unit_test(test_clock_utc_seconds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,6 +19,7 @@
 #include "eval/hpo.h"
 #include "eval/metrics.h"
 #include "eval/split.h"
+#include "eval/training.h"
 #include "import/import.h"
 #include "store/store.h"
 
@@ -593,10 +594,28 @@ static void test_chart_escapes_labels(void **state)
     free(svg);
 }
 
+/* evaluationCutoff / --cutoff: epoch seconds or an ISO date, checked as a calendar date. */
+static void test_parse_time(void **state)
+{
+    UNUSED(state);
+    int64_t t = -1;
+    assert_int_equal(eval_parse_time("1700000000", &t), RC_OK);
+    assert_int_equal(t, 1700000000);
+    assert_int_equal(eval_parse_time("2024-02-29", &t), RC_OK);
+    assert_int_equal(t, 1709164800);
+    assert_int_equal(eval_parse_time("2024-02-29T12:00:00Z", &t), RC_OK);
+    assert_int_equal(t, 1709208000);
+    assert_int_equal(eval_parse_time("2024-02-30", &t), RC_INVALID_INPUT);
+    assert_int_equal(eval_parse_time("2023-02-29", &t), RC_INVALID_INPUT);
+    assert_int_equal(eval_parse_time("2024-02-29x", &t), RC_INVALID_INPUT);
+    assert_int_equal(eval_parse_time("2024-02-29T25:00:00", &t), RC_INVALID_INPUT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_metrics_two_hits),
+        cmocka_unit_test(test_parse_time),
         cmocka_unit_test(test_metrics_edges),
         cmocka_unit_test(test_metrics_mean_and_names),
         cmocka_unit_test(test_split_users_properties),
