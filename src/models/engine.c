@@ -2473,6 +2473,35 @@ static void topk_scan(const struct model *m, struct topk *t, const float *scores
     }
 }
 
+/*
+ * The answer from the best 'len' (at most n) items in 'heap': sorted, with
+ * exploration when x asks for it (user-personalization; scores[] holds the
+ * candidates' scores, uvec the user vector when the int8 top-k left the
+ * other items unscored, else NULL), into out. Frees heap.
+ */
+static void finish_list(struct model *m, struct ranked *heap, size_t len, size_t n,
+                        const struct history *h, const float *scores, const float *uvec,
+                        bool explain, const struct exploration *x,
+                        const struct filter_verdict *allowed, struct rec_list *out, struct err *e)
+{
+    qsort_r(heap, len, sizeof(*heap), ranked_qsort, (void *)m->popularity);
+    /* Exploration is for user-personalization, as itemExplorationConfig is in Personalize. */
+    struct ranked *final = heap;
+    bool *explored = xcalloc(n ? n : 1, sizeof(bool));
+    if (scores && x && x->weight > 0 && m->recipe->kind == RECIPE_USER_PERSONALIZATION) {
+        final = xcalloc(n ? n : 1, sizeof(*final));
+        len = explore(m, x, h, scores, allowed, heap, len, n, final, explored);
+        /* Exploration items were not in the top n: their exact scores. */
+        for (size_t k = 0; uvec && k < len; k++)
+            if (explored[k] && final[k].item < m->nitems)
+                final[k].score = exact_score(m, uvec, final[k].item);
+    }
+    list_fill(m, final, explored, len, explain, h, out, e);
+    if (final != heap) free(final);
+    free(explored);
+    free(heap);
+}
+
 enum rc model_recommend_list(struct model *m, const char *user_id, const char *item_id, size_t n,
                              bool explain, const struct exploration *x,
                              const struct filter_bound *filter, struct rec_list *out, struct err *e)
@@ -2565,22 +2594,7 @@ enum rc model_recommend_list(struct model *m, const char *user_id, const char *i
         struct ranked c = {j, scores[j], !isnan(scores[j])};
         heap_push(heap, &len, n, c, m->popularity);
     }
-    qsort_r(heap, len, sizeof(*heap), ranked_qsort, (void *)m->popularity);
-    /* Exploration is for user-personalization, as itemExplorationConfig is in Personalize. */
-    struct ranked *final = heap;
-    bool *explored = xcalloc(n ? n : 1, sizeof(bool));
-    if (x && x->weight > 0 && r->kind == RECIPE_USER_PERSONALIZATION) {
-        final = xcalloc(n ? n : 1, sizeof(*final));
-        len = explore(m, x, &h, scores, filter ? &allowed : NULL, heap, len, n, final, explored);
-        /* Exploration items were not in the top n: their exact scores. */
-        for (size_t k = 0; fast && k < len; k++)
-            if (explored[k] && final[k].item < m->nitems)
-                final[k].score = exact_score(m, uvec, final[k].item);
-    }
-    list_fill(m, final, explored, len, explain, &h, out, e);
-    if (final != heap) free(final);
-    free(explored);
-    free(heap);
+    finish_list(m, heap, len, n, &h, scores, uvec, explain, x, filter ? &allowed : NULL, out, e);
     free(uvec);
     free(cand);
     history_release(&h);
@@ -2601,32 +2615,6 @@ enum rc model_recommend(struct model *m, const char *user_id, const char *item_i
 }
 
 /* ---- Many users at once (batch inference) ------------------------------------ */
-
-/*
- * The answer from a scanned top-k: sorted, with exploration (which needs all
- * of 'scores'; NULL when there is no exploration) and the JSON. Frees t->heap.
- */
-static void topk_finish(struct model *m, struct topk *t, const struct history *h,
-                        const float *scores, bool explain, const struct exploration *x,
-                        const struct filter_verdict *allowed, struct rec_list *out, struct err *e)
-{
-    const struct recipe *r = m->recipe;
-    size_t n = t->n, len = t->len;
-    struct ranked *heap = t->heap;
-    qsort_r(heap, len, sizeof(*heap), ranked_qsort, (void *)m->popularity);
-    /* Exploration is for user-personalization, as itemExplorationConfig is in Personalize. */
-    struct ranked *final = heap;
-    bool *explored = xcalloc(n ? n : 1, sizeof(bool));
-    if (scores && x && x->weight > 0 && r->kind == RECIPE_USER_PERSONALIZATION) {
-        final = xcalloc(n ? n : 1, sizeof(*final));
-        len = explore(m, x, h, scores, allowed, heap, len, n, final, explored);
-    }
-    list_fill(m, final, explored, len, explain, h, out, e);
-    if (final != heap) free(final);
-    free(explored);
-    free(heap);
-    t->heap = NULL;
-}
 
 /*
  * block = vecs (nv x dim) times item vectors [first, first + count) transposed:
@@ -2712,9 +2700,12 @@ enum rc model_recommend_many(struct model *m, const char *const *user_ids, size_
         }
         for (size_t u = 0; u < b; u++) {
             size_t k = first + u;
-            if (ok[u]) topk_finish(m, &top[u], &h[u], NULL, false, NULL, NULL, &outs[k], &errs[k]);
+            if (ok[u])
+                finish_list(m, top[u].heap, top[u].len, n, &h[u], NULL, NULL, false, NULL, NULL,
+                            &outs[k], &errs[k]);
+            else
+                free(top[u].heap);
             ok_out[k] = ok[u];
-            free(top[u].heap);
             filter_verdict_release(&allowed[u]);
             history_release(&h[u]);
         }
