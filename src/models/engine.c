@@ -1837,7 +1837,7 @@ static size_t explore(struct model *m, const struct exploration *x, const struct
         if (allowed && !filter_allows(allowed, j)) continue;
         c[nc++] = (struct explore_cand){j, m->popularity[j], m->item_created[j]};
     }
-    bool *listed = order ? NULL : xcalloc(m->nitems ? m->nitems : 1, sizeof(bool));
+    bool *listed = order || !slots ? NULL : xcalloc(m->nitems ? m->nitems : 1, sizeof(bool));
     for (size_t k = 0; listed && k < len; k++)
         listed[list[k].item] = true;
     for (uint32_t j = 0; !order && j < m->nitems && slots; j++) {
